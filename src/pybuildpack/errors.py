@@ -1,0 +1,229 @@
+"""Every expected failure and warning, as a typed value with a stable id.
+
+The *words* users read are not here: ``messages.py`` maps each type to its message in one
+place. Code raises these errors (or returns these warnings) with the facts needed to explain
+them; interfaces (CLI, classic buildpack, CNB) render them through ``messages.render``.
+
+Ids are stable API: scripts, CI and JSON consumers match on them. Never rename one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from pybuildpack.version import MajorVersion, Origin, PythonVersion, RequestedVersion
+
+
+class PyBuildpackError(Exception):
+    """Base class of every failure a user can cause or fix. Never shown as a traceback."""
+
+    id: ClassVar[str] = "internal-error"
+
+    def __str__(self) -> str:  # pragma: no cover - exercised through messages tests
+        from pybuildpack.messages import render
+
+        return render(self).text
+
+
+@dataclass(frozen=True)
+class BuildWarning:
+    """Base class of warnings: the build goes on, but the user should act."""
+
+    id: ClassVar[str] = "warning"
+
+
+# --------------------------------------------------------------------------- .python-version
+
+
+@dataclass(eq=False)
+class PythonVersionFileInvalidVersion(PyBuildpackError):
+    id: ClassVar[str] = "python-version-file::invalid-version"
+    line: str
+    hint: str | None = None  # a targeted explanation of the likely mistake
+    suggested: MajorVersion | None = None  # filled by the reader: the catalog default
+
+
+@dataclass(eq=False)
+class PythonVersionFileNoVersion(PyBuildpackError):
+    id: ClassVar[str] = "python-version-file::no-version"
+    suggested: MajorVersion | None = None  # filled by the reader: the catalog default
+
+
+@dataclass(eq=False)
+class PythonVersionFileMultipleVersions(PyBuildpackError):
+    id: ClassVar[str] = "python-version-file::multiple-versions"
+    versions: tuple[str, ...]
+    suggested: MajorVersion | None = None  # filled by the reader: the catalog default
+
+
+@dataclass(eq=False)
+class PythonVersionFileInvalidEncoding(PyBuildpackError):
+    id: ClassVar[str] = "python-version-file::invalid-encoding"
+    encoding: str  # human description, e.g. "UTF-8 with a byte order mark (BOM)"
+    suggested: MajorVersion | None = None  # filled by the reader: the catalog default
+
+
+@dataclass(eq=False)
+class PythonVersionFileMisspelled(PyBuildpackError):
+    id: ClassVar[str] = "python-version-file::misspelled"
+    filename: str
+    suggested: MajorVersion | None = None  # filled by the reader: the catalog default
+
+
+@dataclass(eq=False)
+class PythonVersionFileUnreadable(PyBuildpackError):
+    id: ClassVar[str] = "python-version-file::unreadable"
+    path: str
+    reason: str
+
+
+# --------------------------------------------------------------------------- runtime.txt
+
+
+@dataclass(eq=False)
+class RuntimeTxtInvalidVersion(PyBuildpackError):
+    id: ClassVar[str] = "runtime-txt::invalid-version"
+    content: str
+    suggested: MajorVersion | None = None  # filled by the reader: the catalog default
+
+
+@dataclass(eq=False)
+class RuntimeTxtNotSupported(PyBuildpackError):
+    """Fir: runtime.txt is no longer read at all; its presence is an error."""
+
+    id: ClassVar[str] = "runtime-txt::not-supported"
+    suggested: MajorVersion  # what to put in .python-version instead
+
+
+@dataclass(frozen=True)
+class RuntimeTxtDeprecated(BuildWarning):
+    id: ClassVar[str] = "runtime-txt::deprecated"
+    suggested: MajorVersion  # the major to write into .python-version
+
+
+# --------------------------------------------------------------------------- Pipfile.lock
+
+
+@dataclass(eq=False)
+class PipfileLockInvalidJson(PyBuildpackError):
+    id: ClassVar[str] = "pipfile-lock::invalid-json"
+    detail: str
+    suggested: MajorVersion | None = None  # filled by the reader: the catalog default
+
+
+@dataclass(eq=False)
+class PipfileLockInvalidVersion(PyBuildpackError):
+    id: ClassVar[str] = "pipfile-lock::invalid-version"
+    field: str
+    value: str
+    suggested: MajorVersion | None = None  # filled by the reader: the catalog default
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+@dataclass(eq=False)
+class PythonVersionEol(PyBuildpackError):
+    id: ClassVar[str] = "python-version::eol"
+    requested: RequestedVersion
+    oldest_supported: MajorVersion
+    suggested: MajorVersion
+    eol_date: str | None = None  # from the catalog, when the catalog knows the major
+
+
+@dataclass(eq=False)
+class PythonVersionUnknownMajor(PyBuildpackError):
+    id: ClassVar[str] = "python-version::unknown-major"
+    requested: RequestedVersion
+    newest_supported: MajorVersion
+    catalog_date: str
+
+
+@dataclass(eq=False)
+class PythonVersionUnknownPatch(PyBuildpackError):
+    id: ClassVar[str] = "python-version::unknown-patch"
+    requested: RequestedVersion
+    latest: PythonVersion | None
+    platform: str | None = None  # e.g. "heroku-24 arm64" when availability is the reason
+    source_url: str | None = None  # set when a download answered "not found"
+
+
+@dataclass(frozen=True)
+class PythonVersionDeprecated(BuildWarning):
+    id: ClassVar[str] = "python-version::deprecated"
+    series: MajorVersion
+    origin: Origin
+    eol_date: str | None
+    removal_date: str | None
+    suggested: MajorVersion
+
+
+@dataclass(frozen=True)
+class PythonVersionOutdatedPatch(BuildWarning):
+    id: ClassVar[str] = "python-version::outdated-patch"
+    requested: RequestedVersion
+    latest: PythonVersion
+
+
+@dataclass(frozen=True)
+class PythonVersionNotSpecified(BuildWarning):
+    id: ClassVar[str] = "python-version::not-specified"
+    origin: Origin  # DEFAULT or CACHED
+    series: MajorVersion
+    # names in the app root that look like a version file but are not one (case variants etc.)
+    lookalikes: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class PythonVersionOutsideRequiresPython(BuildWarning):
+    id: ClassVar[str] = "python-version::outside-requires-python"
+    version: PythonVersion
+    requires_python: str
+    origin: Origin
+    suggested: MajorVersion | None  # newest supported major that satisfies requires-python
+
+
+@dataclass(frozen=True)
+class PyprojectUnreadable(BuildWarning):
+    id: ClassVar[str] = "pyproject::invalid"
+    detail: str
+
+
+# --------------------------------------------------------------------------- platform / catalog
+
+
+@dataclass(eq=False)
+class CatalogInvalid(PyBuildpackError):
+    id: ClassVar[str] = "catalog::invalid"
+    path: str
+    detail: str
+
+
+@dataclass(eq=False)
+class StackUnknown(PyBuildpackError):
+    id: ClassVar[str] = "stack::unknown"
+    stack: str
+    known: tuple[str, ...]
+
+
+@dataclass(eq=False)
+class ArchUnsupported(PyBuildpackError):
+    id: ClassVar[str] = "platform::unsupported-arch"
+    arch: str
+    stack: str | None
+    supported: tuple[str, ...]
+
+
+@dataclass(eq=False)
+class AppDirNotFound(PyBuildpackError):
+    id: ClassVar[str] = "app-dir::not-found"
+    path: str
+
+
+@dataclass(eq=False)
+class UsageError(PyBuildpackError):
+    """Bad command-line input that argparse itself cannot catch."""
+
+    id: ClassVar[str] = "cli::usage"
+    detail: str

@@ -1,0 +1,506 @@
+"""The one place where typed errors and warnings become words.
+
+``render(diagnostic)`` returns a ``Rendered`` (stable id, one-line title, body). Every
+renderer says what happened, why, and exactly what to do. Interfaces decide only on the
+presentation (colour, boxes, JSON), never on the wording.
+
+To add a diagnostic: define its type in ``errors.py`` (or next to the layer that raises it,
+subclassing ``PyBuildpackError``/``BuildWarning``), then register a renderer here with
+``@renders(TheType)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pybuildpack import errors as e
+from pybuildpack.version import MajorVersion, Origin
+from pybuildpack.version_files import make_visible
+
+
+@dataclass(frozen=True)
+class Rendered:
+    id: str
+    title: str
+    body: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.title}\n\n{self.body}" if self.body else self.title
+
+    def as_json(self) -> dict[str, str]:
+        return {"id": self.id, "message": self.text}
+
+
+Diagnostic = e.PyBuildpackError | e.BuildWarning
+_RENDERERS: dict[type, Callable[[Any], tuple[str, str]]] = {}
+T = TypeVar("T")
+
+
+def renders(
+    kind: type[T],
+) -> Callable[[Callable[[T], tuple[str, str]]], Callable[[T], tuple[str, str]]]:
+    def register(fn: Callable[[T], tuple[str, str]]) -> Callable[[T], tuple[str, str]]:
+        _RENDERERS[kind] = fn
+        return fn
+
+    return register
+
+
+def render(diagnostic: Diagnostic) -> Rendered:
+    for kind in type(diagnostic).__mro__:
+        fn = _RENDERERS.get(kind)
+        if fn is not None:
+            title, body = fn(diagnostic)
+            return Rendered(id=diagnostic.id, title=title, body=body.strip("\n"))
+    # Unregistered: still never a traceback, and the id still tells what it is.
+    return Rendered(id=diagnostic.id, title=f"{type(diagnostic).__name__}: {diagnostic!r}", body="")
+
+
+def has_renderer(kind: type) -> bool:
+    return kind in _RENDERERS
+
+
+# --------------------------------------------------------------------------- shared blocks
+
+
+def _where(origin: Origin) -> str:
+    return {
+        Origin.RUNTIME_TXT: "runtime.txt",
+        Origin.PYTHON_VERSION_FILE: ".python-version",
+        Origin.PIPFILE_LOCK: "Pipfile.lock",
+        Origin.CACHED: "the build cache (the version of the app's previous build)",
+        Origin.DEFAULT: "the default of this pybuildpack release",
+    }[origin]
+
+
+def _m(major: MajorVersion | None) -> str:
+    """The suggested major; readers always fill it in from the catalog."""
+    return str(major) if major is not None else "3.N"
+
+
+def how_to_write_python_version(
+    major: MajorVersion | str | None, *, replacing_runtime_txt: bool = False
+) -> str:
+    first = "Delete runtime.txt, then create" if replacing_runtime_txt else "Create"
+    major = major if isinstance(major, str) else _m(major)
+    return (
+        f"{first} a file named exactly .python-version (leading dot, no extension) in the\n"
+        f"root of your app, containing just the major version:\n"
+        f"\n"
+        f"    {major}\n"
+        f"\n"
+        f"or run:  pybuildpack pin . {major}\n"
+        f"\n"
+        f"A major version (like {major}) is recommended over an exact patch (like {major}.0):\n"
+        f"every build then gets the newest patch release, and so the latest security fixes."
+    )
+
+
+# --------------------------------------------------------------------------- .python-version
+
+
+@renders(e.PythonVersionFileInvalidVersion)
+def _(err: e.PythonVersionFileInvalidVersion) -> tuple[str, str]:
+    hint = f"\n{err.hint}\n" if err.hint else ""
+    return (
+        "Invalid Python version in .python-version",
+        f"""
+The line
+
+    {make_visible(err.line)}
+
+is not a Python version.
+{hint}
+.python-version must hold one version, in one of these forms:
+  * a major version, e.g. {_m(err.suggested)} (recommended: you get every new patch release), or
+  * an exact patch release, e.g. {_m(err.suggested)}.0.
+No quotes, no 'python-' prefix, no wildcards or ranges. A comment goes on its own line,
+starting with '#'. To rewrite the file correctly, run:  pybuildpack pin . {_m(err.suggested)}
+""",
+    )
+
+
+@renders(e.PythonVersionFileNoVersion)
+def _(err: e.PythonVersionFileNoVersion) -> tuple[str, str]:
+    return (
+        "No Python version in .python-version",
+        f"""
+.python-version exists but contains no version: it is empty, or every line is blank or
+a comment (starting with '#').
+
+Add the major version on a line of its own, e.g.:
+
+    {_m(err.suggested)}
+
+or run:  pybuildpack pin . {_m(err.suggested)}
+""",
+    )
+
+
+@renders(e.PythonVersionFileMultipleVersions)
+def _(err: e.PythonVersionFileMultipleVersions) -> tuple[str, str]:
+    listed = "\n".join(f"    {make_visible(v)}" for v in err.versions)
+    return (
+        "More than one Python version in .python-version",
+        f"""
+.python-version lists {len(err.versions)} versions:
+
+{listed}
+
+An app runs on one Python: keep exactly one version line (comment lines starting with
+'#' are fine), or run:  pybuildpack pin . {err.versions[0]}
+""",
+    )
+
+
+@renders(e.PythonVersionFileInvalidEncoding)
+def _(err: e.PythonVersionFileInvalidEncoding) -> tuple[str, str]:
+    return (
+        "Unsupported text encoding in .python-version",
+        f"""
+.python-version is saved as {err.encoding}. It must be plain UTF-8 (without a
+byte order mark); ASCII is fine.
+
+To fix it, run:  pybuildpack pin . {_m(err.suggested)}   (rewrites the file as plain UTF-8)
+or delete the file and create it again in an editor that saves "UTF-8" (not "UTF-8 with
+BOM"). On Windows, avoid creating it with shell redirection such as
+'echo {_m(err.suggested)} > .python-version' in PowerShell, which writes UTF-16. If the file keeps
+coming back in another encoding, check .gitattributes for a 'working-tree-encoding'.
+""",
+    )
+
+
+@renders(e.PythonVersionFileMisspelled)
+def _(err: e.PythonVersionFileMisspelled) -> tuple[str, str]:
+    return (
+        "Misspelled .python-version file name",
+        f"""
+The app contains a file named '{err.filename}' (quotes added so stray spaces show).
+The Python version file must be named exactly '.python-version': a leading dot, a
+hyphen, all lowercase, no extension.
+
+Rename it (or, if a correct .python-version also exists, delete the misspelled one so
+nobody edits the wrong file):
+
+    git mv '{err.filename}' .python-version
+""",
+    )
+
+
+@renders(e.PythonVersionFileUnreadable)
+def _(err: e.PythonVersionFileUnreadable) -> tuple[str, str]:
+    return (
+        "Cannot read .python-version",
+        f"""
+Reading {err.path} failed: {err.reason}.
+Check that it is a regular file you can read (permissions, a broken symlink).
+""",
+    )
+
+
+# --------------------------------------------------------------------------- runtime.txt
+
+
+@renders(e.RuntimeTxtInvalidVersion)
+def _(err: e.RuntimeTxtInvalidVersion) -> tuple[str, str]:
+    return (
+        "Invalid Python version in runtime.txt",
+        f"""
+runtime.txt must contain exactly one line of the form python-{_m(err.suggested)}
+or python-{_m(err.suggested)}.0; it contains:
+
+    {err.content or "(nothing)"}
+
+runtime.txt is deprecated, so rather than fix it, switch to .python-version:
+run  pybuildpack migrate .  or do it by hand:
+
+{how_to_write_python_version(err.suggested, replacing_runtime_txt=True)}
+""",
+    )
+
+
+@renders(e.RuntimeTxtNotSupported)
+def _(err: e.RuntimeTxtNotSupported) -> tuple[str, str]:
+    return (
+        "runtime.txt is not supported",
+        f"""
+This build uses the Cloud Native Buildpack (fir) rules, which read the Python version
+only from .python-version. The app still has a runtime.txt.
+
+Run  pybuildpack migrate .  or do it by hand:
+
+{how_to_write_python_version(err.suggested, replacing_runtime_txt=True)}
+""",
+    )
+
+
+@renders(e.RuntimeTxtDeprecated)
+def _(w: e.RuntimeTxtDeprecated) -> tuple[str, str]:
+    return (
+        "runtime.txt is deprecated",
+        f"""
+The Python version was read from runtime.txt. That file is deprecated and will stop
+working in a future release (Cloud Native Buildpack builds already reject it).
+
+Switch now with:  pybuildpack migrate .
+(it writes .python-version with {w.suggested} and deletes runtime.txt), or by hand:
+
+{how_to_write_python_version(w.suggested, replacing_runtime_txt=True)}
+""",
+    )
+
+
+# --------------------------------------------------------------------------- Pipfile.lock
+
+
+@renders(e.PipfileLockInvalidJson)
+def _(err: e.PipfileLockInvalidJson) -> tuple[str, str]:
+    return (
+        "Pipfile.lock is not valid JSON",
+        f"""
+Reading the Python version from Pipfile.lock failed: {err.detail[:200]}
+
+Regenerate the lock file with 'pipenv lock' and commit it, or state the version in a
+.python-version file (which takes precedence over Pipfile.lock).
+""",
+    )
+
+
+@renders(e.PipfileLockInvalidVersion)
+def _(err: e.PipfileLockInvalidVersion) -> tuple[str, str]:
+    return (
+        "Invalid Python version in Pipfile.lock",
+        f"""
+Pipfile.lock's _meta.requires.{err.field} is {err.value}, which is not a version of the
+form "{_m(err.suggested)}" or "{_m(err.suggested)}.0" (wildcards and ranges are not supported).
+
+Fix python_version / python_full_version in the [requires] section of your Pipfile and
+run 'pipenv lock', or state the version in .python-version, which takes precedence:
+
+{how_to_write_python_version(err.suggested)}
+""",
+    )
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+@renders(e.PythonVersionEol)
+def _(err: e.PythonVersionEol) -> tuple[str, str]:
+    series = err.requested.series
+    when = f" on {err.eol_date}" if err.eol_date else ""
+    if err.requested.origin is Origin.CACHED:
+        why = (
+            f"The app does not state a Python version, so this build would reuse the major\n"
+            f"version of its previous build, Python {series}. That version reached its\n"
+            f"end of life{when} and no longer receives security fixes, so it is not supported."
+        )
+        fix = how_to_write_python_version(err.suggested)
+    else:
+        why = (
+            f"{_where(err.requested.origin)} asks for Python {err.requested}. Python {series}\n"
+            f"reached its end of life{when} and no longer receives security fixes, so it is\n"
+            f"not supported. The oldest supported version is {err.oldest_supported}."
+        )
+        fix = (
+            f"Upgrade the app, ideally to Python {err.suggested}, and change the version in\n"
+            f"{_where(err.requested.origin)}, e.g.:  pybuildpack pin . {err.suggested}\n"
+            f"Release dates and end-of-life dates: https://devguide.python.org/versions/"
+        )
+    return f"Python {series} has reached its end of life", f"{why}\n\n{fix}\n"
+
+
+@renders(e.PythonVersionUnknownMajor)
+def _(err: e.PythonVersionUnknownMajor) -> tuple[str, str]:
+    series = err.requested.series
+    if err.requested.origin is Origin.CACHED:
+        why = (
+            f"The app does not state a Python version, so this build would reuse the major\n"
+            f"version of its previous build, Python {series}, but this pybuildpack release\n"
+            f"does not know it. That usually means an older pybuildpack release is building\n"
+            f"an app last built by a newer one."
+        )
+        fix = (
+            "Use a current pybuildpack release, or state the version explicitly:\n\n"
+            + how_to_write_python_version(err.newest_supported)
+        )
+    else:
+        why = (
+            f"{_where(err.requested.origin)} asks for Python {err.requested}, which this\n"
+            f"pybuildpack release does not know. Its version catalog (dated {err.catalog_date})\n"
+            f"supports up to Python {err.newest_supported}."
+        )
+        fix = (
+            f"Check that Python {series} has been released (https://www.python.org/downloads/),\n"
+            f"then update pybuildpack or its catalog (--catalog / PYBUILDPACK_CATALOG), or use a\n"
+            f"supported version:  pybuildpack pin . {err.newest_supported}"
+        )
+    return f"Python {series} is not a known version", f"{why}\n\n{fix}\n"
+
+
+@renders(e.PythonVersionUnknownPatch)
+def _(err: e.PythonVersionUnknownPatch) -> tuple[str, str]:
+    where = _where(err.requested.origin)
+    if err.platform:
+        what = f"Python {err.requested} exists, but there is no build of it for {err.platform}."
+    elif err.source_url:
+        what = f"Python {err.requested} is not available from {err.source_url} (not found)."
+    else:
+        what = f"Python {err.requested} is not a known release."
+    latest = f" The newest {err.requested.series} release is {err.latest}." if err.latest else ""
+    return (
+        f"Python {err.requested} is not available",
+        f"""
+{where} asks for Python {err.requested}. {what}{latest}
+
+Specify the major version instead, so every build gets the newest available patch:
+
+    pybuildpack pin . {err.requested.series}
+
+(or check the exact version at https://www.python.org/downloads/ and that this
+pybuildpack release and its catalog are current).
+""",
+    )
+
+
+@renders(e.PythonVersionDeprecated)
+def _(w: e.PythonVersionDeprecated) -> tuple[str, str]:
+    eol = (
+        f"reached (or reaches) its upstream end of life in {w.eol_date}"
+        if w.eol_date
+        else ("is near its end of life")
+    )
+    removal = (
+        f" and will stop being supported by pybuildpack on {w.removal_date}"
+        if (w.removal_date)
+        else ""
+    )
+    if w.origin in (Origin.CACHED, Origin.DEFAULT):
+        fix = how_to_write_python_version(w.suggested)
+    else:
+        fix = f"Upgrade soon: change {_where(w.origin)}, e.g.  pybuildpack pin . {w.suggested}"
+    return (
+        f"Python {w.series} is deprecated",
+        f"Python {w.series} {eol}{removal}.\nBuilds will fail after that date.\n\n{fix}\n",
+    )
+
+
+@renders(e.PythonVersionOutdatedPatch)
+def _(w: e.PythonVersionOutdatedPatch) -> tuple[str, str]:
+    return (
+        f"A newer Python {w.requested.series} patch is available",
+        f"""
+{_where(w.requested.origin)} pins Python {w.requested}, but {w.latest} is available and
+includes security and bug fixes.
+
+Better: specify only the major version, so every build gets the newest patch and this
+warning goes away:
+
+    pybuildpack pin . {w.requested.series}
+""",
+    )
+
+
+@renders(e.PythonVersionNotSpecified)
+def _(w: e.PythonVersionNotSpecified) -> tuple[str, str]:
+    if w.origin is Origin.CACHED:
+        why = (
+            f"The app does not state a Python version, so this build reuses the major\n"
+            f"version of its previous build, Python {w.series} (kept in the build cache).\n"
+            f"Clearing the build cache would switch the app to the current default."
+        )
+    else:
+        why = (
+            f"The app does not state a Python version, so it gets the current default,\n"
+            f"Python {w.series}. The default changes over time (new apps and cleared caches\n"
+            f"get newer majors), so builds may differ from your local or CI environment."
+        )
+    look = ""
+    if w.lookalikes:
+        names = ", ".join(f"'{n}'" for n in w.lookalikes)
+        look = f"\nFound {names}, which is not read: the name must be exactly '.python-version'.\n"
+    return (
+        "No Python version was specified",
+        f"""
+{why}
+{look}
+{how_to_write_python_version(w.series)}
+
+If .python-version already exists, check that it is in the root of the app, named in
+lowercase, committed to git, and not excluded by .gitignore or .slugignore.
+""",
+    )
+
+
+@renders(e.PythonVersionOutsideRequiresPython)
+def _(w: e.PythonVersionOutsideRequiresPython) -> tuple[str, str]:
+    fix = (
+        f"Change {_where(w.origin)} to a version it allows, e.g.:  pybuildpack pin . {w.suggested}"
+        if w.suggested
+        else "No supported Python version satisfies it: widen requires-python."
+    )
+    return (
+        f"Python {w.version} is outside requires-python ({w.requires_python})",
+        f"""
+The app will get Python {w.version} (from {_where(w.origin)}), but pyproject.toml says
+requires-python = "{w.requires_python}". Package installation or the app may fail.
+
+{fix}
+or adjust requires-python in pyproject.toml if the app does support {w.version.series}.
+""",
+    )
+
+
+@renders(e.PyprojectUnreadable)
+def _(w: e.PyprojectUnreadable) -> tuple[str, str]:
+    return (
+        "Could not check pyproject.toml's requires-python",
+        f"{w.detail}\nFix pyproject.toml so requires-python can be checked against the version.",
+    )
+
+
+# --------------------------------------------------------------------------- platform / misc
+
+
+@renders(e.CatalogInvalid)
+def _(err: e.CatalogInvalid) -> tuple[str, str]:
+    return (
+        "The version catalog cannot be used",
+        f"""
+The catalog at {err.path} is invalid: {err.detail}
+
+Point --catalog / PYBUILDPACK_CATALOG at a valid catalog (see 'pybuildpack versions
+--json' and README "Catalog" for the format), or unset it to use the bundled catalog.
+""",
+    )
+
+
+@renders(e.StackUnknown)
+def _(err: e.StackUnknown) -> tuple[str, str]:
+    return (
+        f"Unknown stack '{err.stack}'",
+        f"The catalog knows these stacks: {', '.join(err.known) or '(none)'}.\n"
+        f"Use one of them, or omit --stack to install a portable build for this machine.\n",
+    )
+
+
+@renders(e.ArchUnsupported)
+def _(err: e.ArchUnsupported) -> tuple[str, str]:
+    on = f" on {err.stack}" if err.stack else ""
+    return (
+        f"No Python builds for {err.arch}{on}",
+        f"Supported architectures{on}: {', '.join(err.supported)}.\n",
+    )
+
+
+@renders(e.AppDirNotFound)
+def _(err: e.AppDirNotFound) -> tuple[str, str]:
+    return ("App directory not found", f"{err.path} does not exist or is not a directory.\n")
+
+
+@renders(e.UsageError)
+def _(err: e.UsageError) -> tuple[str, str]:
+    return ("Invalid command-line arguments", err.detail)

@@ -1,0 +1,76 @@
+"""``pyproject.toml`` ``requires-python`` as a *check* on the resolved version (PEP 440).
+
+It never chooses the version: a range states what a project tolerates, not what to run.
+But a resolved version outside it almost always means the two files drifted apart.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+from pybuildpack.catalog import Catalog
+from pybuildpack.errors import BuildWarning, PyprojectUnreadable, PythonVersionOutsideRequiresPython
+from pybuildpack.version import MajorVersion, Origin, PythonVersion
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class RequiresPython:
+    text: str
+    specifier: SpecifierSet
+
+
+def parse_requires_python(data: bytes) -> RequiresPython | PyprojectUnreadable | None:
+    """``requires-python`` from pyproject.toml bytes; ``None`` if absent; a warning if unusable."""
+    try:
+        document = tomllib.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return PyprojectUnreadable(detail=f"pyproject.toml is not valid TOML: {exc}")
+    project = document.get("project")
+    if not isinstance(project, dict) or "requires-python" not in project:
+        return None
+    text = project["requires-python"]
+    if not isinstance(text, str):
+        return PyprojectUnreadable(detail="[project] requires-python must be a string")
+    try:
+        return RequiresPython(text=text, specifier=SpecifierSet(text))
+    except InvalidSpecifier as exc:
+        return PyprojectUnreadable(detail=f"requires-python {text!r} is not valid PEP 440: {exc}")
+
+
+def check_requires_python(
+    version: PythonVersion, origin: Origin, pyproject: bytes | None, catalog: Catalog
+) -> list[BuildWarning]:
+    """Warnings for a resolved ``version`` that ``requires-python`` does not admit."""
+    if pyproject is None:
+        return []
+    parsed = parse_requires_python(pyproject)
+    if parsed is None:
+        return []
+    if isinstance(parsed, PyprojectUnreadable):
+        return [parsed]
+    if parsed.specifier.contains(str(version), prereleases=True):
+        return []
+    return [
+        PythonVersionOutsideRequiresPython(
+            version=version,
+            requires_python=parsed.text,
+            origin=origin,
+            suggested=newest_allowed_major(parsed.specifier, catalog),
+        )
+    ]
+
+
+def newest_allowed_major(spec: SpecifierSet, catalog: Catalog) -> MajorVersion | None:
+    """The newest supported major whose latest patch satisfies ``spec``."""
+    for info in reversed(catalog.supported):
+        if spec.contains(str(info.latest), prereleases=True):
+            return info.series
+    return None
