@@ -1,0 +1,76 @@
+"""Presentation for humans and machines: stderr for people, stdout for results/JSON.
+
+Colour only when the stream is a terminal and ``NO_COLOR`` is unset (https://no-color.org);
+``FORCE_COLOR`` forces it on. Wording comes from ``messages``; this module only styles it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from pybuildpack.messages import Rendered, render
+
+_STYLES = {"bold": "1", "red": "31", "yellow": "33", "green": "32", "blue": "34", "dim": "2"}
+
+
+def use_colour(stream: TextIO) -> bool:
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+@dataclass
+class Output:
+    """Where a command writes. ``json_mode``: stdout carries exactly one JSON document."""
+
+    json_mode: bool = False
+    quiet: bool = False
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+
+    def style(self, text: str, *styles: str) -> str:
+        if not styles or not use_colour(self.stderr):
+            return text
+        codes = ";".join(_STYLES[s] for s in styles)
+        return f"\x1b[{codes}m{text}\x1b[0m"
+
+    def info(self, text: str) -> None:
+        """A line for humans (stderr), suppressed by --quiet."""
+        if not self.quiet:
+            print(text, file=self.stderr)
+
+    def result(self, text: str) -> None:
+        """The command's result for humans (stdout) when not in JSON mode."""
+        if not self.json_mode:
+            print(text, file=self.stdout)
+
+    def emit_json(self, document: dict[str, Any]) -> None:
+        if self.json_mode:
+            print(json.dumps(document, indent=2, sort_keys=False), file=self.stdout)
+
+    def diagnostic(self, rendered: Rendered, kind: str) -> None:
+        """Print a warning or error block for humans on stderr (always, even with --quiet
+        for errors)."""
+        if kind == "warning" and self.quiet:
+            return
+        colour = "yellow" if kind == "warning" else "red"
+        label = "Warning" if kind == "warning" else "Error"
+        head = self.style(f"{label}: {rendered.title}", colour, "bold")
+        print(f"\n{head}  [{self.style(rendered.id, 'dim')}]", file=self.stderr)
+        for line in rendered.body.splitlines():
+            print(f"  {line}".rstrip(), file=self.stderr)
+        print(file=self.stderr)
+
+    def error(self, err: Any) -> int:
+        """Report a ``PyBuildpackError``; in JSON mode also as ``{"error": ...}``. Exit 1."""
+        rendered = render(err)
+        self.diagnostic(rendered, "error")
+        self.emit_json({"error": rendered.as_json()})
+        return 1
