@@ -185,6 +185,15 @@ class PythonVersionOutsideRequiresPython(BuildWarning):
 
 
 @dataclass(frozen=True)
+class ConflictingVersionFiles(BuildWarning):
+    """Both runtime.txt and .python-version state a version, and they disagree."""
+
+    id: ClassVar[str] = "python-version::conflicting-files"
+    runtime_txt: str
+    python_version_file: str
+
+
+@dataclass(frozen=True)
 class PyprojectUnreadable(BuildWarning):
     id: ClassVar[str] = "pyproject::invalid"
     detail: str

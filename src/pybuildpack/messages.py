@@ -11,6 +11,7 @@ subclassing ``PyBuildpackError``/``BuildWarning``), then register a renderer her
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -54,9 +55,35 @@ def render(diagnostic: Diagnostic) -> Rendered:
         fn = _RENDERERS.get(kind)
         if fn is not None:
             title, body = fn(diagnostic)
-            return Rendered(id=diagnostic.id, title=title, body=body.strip("\n"))
+            return Rendered(id=diagnostic.id, title=title, body=reflow(body.strip("\n")))
     # Unregistered: still never a traceback, and the id still tells what it is.
     return Rendered(id=diagnostic.id, title=f"{type(diagnostic).__name__}: {diagnostic!r}", body="")
+
+
+WIDTH = 88
+
+
+def reflow(body: str, width: int = WIDTH) -> str:
+    """Re-wrap prose paragraphs to ``width``; keep indented blocks and lists as written.
+
+    Renderers write prose freely; this keeps every message evenly wrapped.
+    """
+    paragraphs = body.split("\n\n")
+    out: list[str] = []
+    for para in paragraphs:
+        lines = para.split("\n")
+        is_prose = all(
+            line and not line[0].isspace() and line[:2] not in ("* ", "- ") for line in lines
+        )
+        if is_prose:
+            out.append(
+                textwrap.fill(
+                    " ".join(lines), width=width, break_on_hyphens=False, break_long_words=False
+                )
+            )
+        else:
+            out.append(para)
+    return "\n\n".join(out)
 
 
 def has_renderer(kind: type) -> bool:
@@ -92,7 +119,7 @@ def how_to_write_python_version(
         f"\n"
         f"    {major}\n"
         f"\n"
-        f"or run:  pybuildpack pin . {major}\n"
+        f"or run:\n\n    pybuildpack pin . {major}\n"
         f"\n"
         f"A major version (like {major}) is recommended over an exact patch (like {major}.0):\n"
         f"every build then gets the newest patch release, and so the latest security fixes."
@@ -118,7 +145,9 @@ is not a Python version.
   * a major version, e.g. {_m(err.suggested)} (recommended: you get every new patch release), or
   * an exact patch release, e.g. {_m(err.suggested)}.0.
 No quotes, no 'python-' prefix, no wildcards or ranges. A comment goes on its own line,
-starting with '#'. To rewrite the file correctly, run:  pybuildpack pin . {_m(err.suggested)}
+starting with '#'. To rewrite the file correctly, run:
+
+    pybuildpack pin . {_m(err.suggested)}
 """,
     )
 
@@ -135,7 +164,9 @@ Add the major version on a line of its own, e.g.:
 
     {_m(err.suggested)}
 
-or run:  pybuildpack pin . {_m(err.suggested)}
+or run:
+
+    pybuildpack pin . {_m(err.suggested)}
 """,
     )
 
@@ -151,7 +182,9 @@ def _(err: e.PythonVersionFileMultipleVersions) -> tuple[str, str]:
 {listed}
 
 An app runs on one Python: keep exactly one version line (comment lines starting with
-'#' are fine), or run:  pybuildpack pin . {err.versions[0]}
+'#' are fine), or run:
+
+    pybuildpack pin . {err.versions[0]}
 """,
     )
 
@@ -164,8 +197,11 @@ def _(err: e.PythonVersionFileInvalidEncoding) -> tuple[str, str]:
 .python-version is saved as {err.encoding}. It must be plain UTF-8 (without a
 byte order mark); ASCII is fine.
 
-To fix it, run:  pybuildpack pin . {_m(err.suggested)}   (rewrites the file as plain UTF-8)
-or delete the file and create it again in an editor that saves "UTF-8" (not "UTF-8 with
+To fix it, run this (it rewrites the file as plain UTF-8):
+
+    pybuildpack pin . {_m(err.suggested)}
+
+Or delete the file and create it again in an editor that saves "UTF-8" (not "UTF-8 with
 BOM"). On Windows, avoid creating it with shell redirection such as
 'echo {_m(err.suggested)} > .python-version' in PowerShell, which writes UTF-16. If the file keeps
 coming back in another encoding, check .gitattributes for a 'working-tree-encoding'.
@@ -215,7 +251,11 @@ or python-{_m(err.suggested)}.0; it contains:
     {err.content or "(nothing)"}
 
 runtime.txt is deprecated, so rather than fix it, switch to .python-version:
-run  pybuildpack migrate .  or do it by hand:
+run:
+
+    pybuildpack migrate .
+
+or do it by hand:
 
 {how_to_write_python_version(err.suggested, replacing_runtime_txt=True)}
 """,
@@ -230,7 +270,11 @@ def _(err: e.RuntimeTxtNotSupported) -> tuple[str, str]:
 This build uses the Cloud Native Buildpack (fir) rules, which read the Python version
 only from .python-version. The app still has a runtime.txt.
 
-Run  pybuildpack migrate .  or do it by hand:
+Run:
+
+    pybuildpack migrate .
+
+or do it by hand:
 
 {how_to_write_python_version(err.suggested, replacing_runtime_txt=True)}
 """,
@@ -245,7 +289,10 @@ def _(w: e.RuntimeTxtDeprecated) -> tuple[str, str]:
 The Python version was read from runtime.txt. That file is deprecated and will stop
 working in a future release (Cloud Native Buildpack builds already reject it).
 
-Switch now with:  pybuildpack migrate .
+Switch now with:
+
+    pybuildpack migrate .
+
 (it writes .python-version with {w.suggested} and deletes runtime.txt), or by hand:
 
 {how_to_write_python_version(w.suggested, replacing_runtime_txt=True)}
@@ -307,7 +354,7 @@ def _(err: e.PythonVersionEol) -> tuple[str, str]:
         )
         fix = (
             f"Upgrade the app, ideally to Python {err.suggested}, and change the version in\n"
-            f"{_where(err.requested.origin)}, e.g.:  pybuildpack pin . {err.suggested}\n"
+            f"{_where(err.requested.origin)}, e.g.:\n\n    pybuildpack pin . {err.suggested}\n\n"
             f"Release dates and end-of-life dates: https://devguide.python.org/versions/"
         )
     return f"Python {series} has reached its end of life", f"{why}\n\n{fix}\n"
@@ -336,7 +383,7 @@ def _(err: e.PythonVersionUnknownMajor) -> tuple[str, str]:
         fix = (
             f"Check that Python {series} has been released (https://www.python.org/downloads/),\n"
             f"then update pybuildpack or its catalog (--catalog / PYBUILDPACK_CATALOG), or use a\n"
-            f"supported version:  pybuildpack pin . {err.newest_supported}"
+            f"supported version:\n\n    pybuildpack pin . {err.newest_supported}"
         )
     return f"Python {series} is not a known version", f"{why}\n\n{fix}\n"
 
@@ -381,7 +428,9 @@ def _(w: e.PythonVersionDeprecated) -> tuple[str, str]:
     if w.origin in (Origin.CACHED, Origin.DEFAULT):
         fix = how_to_write_python_version(w.suggested)
     else:
-        fix = f"Upgrade soon: change {_where(w.origin)}, e.g.  pybuildpack pin . {w.suggested}"
+        fix = (
+            f"Upgrade soon: change {_where(w.origin)}, e.g.:\n\n    pybuildpack pin . {w.suggested}"
+        )
     return (
         f"Python {w.series} is deprecated",
         f"Python {w.series} {eol}{removal}.\nBuilds will fail after that date.\n\n{fix}\n",
@@ -438,9 +487,10 @@ lowercase, committed to git, and not excluded by .gitignore or .slugignore.
 @renders(e.PythonVersionOutsideRequiresPython)
 def _(w: e.PythonVersionOutsideRequiresPython) -> tuple[str, str]:
     fix = (
-        f"Change {_where(w.origin)} to a version it allows, e.g.:  pybuildpack pin . {w.suggested}"
+        f"Change {_where(w.origin)} to a version it allows, e.g.:\n\n"
+        f"    pybuildpack pin . {w.suggested}\n\nOr"
         if w.suggested
-        else "No supported Python version satisfies it: widen requires-python."
+        else "No supported Python version satisfies it: widen requires-python.\n\nOr"
     )
     return (
         f"Python {w.version} is outside requires-python ({w.requires_python})",
@@ -448,8 +498,22 @@ def _(w: e.PythonVersionOutsideRequiresPython) -> tuple[str, str]:
 The app will get Python {w.version} (from {_where(w.origin)}), but pyproject.toml says
 requires-python = "{w.requires_python}". Package installation or the app may fail.
 
-{fix}
-or adjust requires-python in pyproject.toml if the app does support {w.version.series}.
+{fix} adjust requires-python in pyproject.toml if the app does support {w.version.series}.
+""",
+    )
+
+
+@renders(e.ConflictingVersionFiles)
+def _(w: e.ConflictingVersionFiles) -> tuple[str, str]:
+    return (
+        "runtime.txt and .python-version disagree",
+        f"""
+runtime.txt asks for Python {w.runtime_txt} and .python-version for {w.python_version_file}.
+Classic (cedar) builds use runtime.txt; Cloud Native (fir) builds reject runtime.txt.
+
+Keep one: delete runtime.txt so every build uses .python-version:
+
+    pybuildpack migrate . --to {w.python_version_file}
 """,
     )
 

@@ -132,10 +132,14 @@ def read_requested_version(
     try:
         return _read_requested_version(app_dir, catalog, generation, cached_version)
     except PyBuildpackError as exc:
-        # Parser errors suggest a version to write; the catalog (not code) decides which.
-        if getattr(exc, "suggested", False) is None:
-            exc.suggested = catalog.default_major  # type: ignore[attr-defined]
-        raise
+        raise with_suggestion(exc, catalog) from None
+
+
+def with_suggestion(exc: PyBuildpackError, catalog: Catalog) -> PyBuildpackError:
+    """Parser errors suggest a version to write; the catalog (not code) decides which."""
+    if getattr(exc, "suggested", False) is None:
+        exc.suggested = catalog.default_major  # type: ignore[attr-defined]
+    return exc
 
 
 def _read_requested_version(
@@ -186,6 +190,8 @@ def _read_requested_version(
 def _suggest_from_runtime_txt(path: Path, catalog: Catalog) -> MajorVersion:
     """The major to suggest for .python-version when migrating away from runtime.txt."""
     try:
-        return parse_runtime_txt(path.read_bytes()).series
+        series = parse_runtime_txt(path.read_bytes()).series
     except (OSError, PyBuildpackError):  # unreadable or invalid: suggest the default
         return catalog.default_major
+    info = catalog.get(series)
+    return series if info is not None and info.supported else catalog.default_major

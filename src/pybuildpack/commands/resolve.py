@@ -1,0 +1,230 @@
+"""``pybuildpack resolve`` and ``pybuildpack check``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from pybuildpack.app import resolve_app
+from pybuildpack.catalog import Catalog, load_catalog
+from pybuildpack.cli import add_common_options
+from pybuildpack.commands._shared import add_platform_options, parse_cached_version, platform_args
+from pybuildpack.errors import (
+    AppDirNotFound,
+    BuildWarning,
+    ConflictingVersionFiles,
+    PyBuildpackError,
+    PythonVersionFileMisspelled,
+    PythonVersionFileUnreadable,
+)
+from pybuildpack.messages import render
+from pybuildpack.output import Output
+from pybuildpack.requested import (
+    MISSPELLED_NAMES,
+    PIPFILE_LOCK,
+    PYTHON_VERSION_FILE,
+    RUNTIME_TXT,
+    with_suggestion,
+)
+from pybuildpack.resolve import Resolution
+from pybuildpack.version import Generation, Origin
+from pybuildpack.version_files import (
+    parse_pipfile_lock,
+    parse_python_version_file,
+    parse_runtime_txt,
+)
+
+RESOLVE_HELP = """\
+Print the Python version the app in APP_DIR gets, and why.
+
+The version comes from the first of these that applies:
+  cedar (default): runtime.txt (deprecated) > .python-version > Pipfile.lock
+                   > --cached-version (its major) > the catalog default
+  fir:             .python-version > the catalog default (runtime.txt is an error)
+A major version (3.14) resolves to its newest patch in the catalog.
+
+stdout carries the version (or, with --json, exactly one JSON object); explanations and
+warnings go to stderr. Exit code 1 on error.
+"""
+
+CHECK_HELP = """\
+Lint the app's Python version files: report every problem at once, with its fix.
+
+Checks each file on its own (.python-version, runtime.txt, Pipfile.lock, misspelled
+names, pyproject.toml requires-python), then the full resolution. Exit code 1 if there
+is any error (or any warning, with --strict). Suitable for CI and pre-commit.
+"""
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "resolve",
+        help="print the Python version an app gets",
+        description=RESOLVE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("app_dir", metavar="APP_DIR", help="the app's root directory")
+    add_platform_options(p)
+    add_common_options(p)
+    p.set_defaults(func=run_resolve)
+
+    c = sub.add_parser(
+        "check",
+        help="lint an app's version files (CI / pre-commit)",
+        description=CHECK_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    c.add_argument("app_dir", metavar="APP_DIR", nargs="?", default=".", help="default: .")
+    add_platform_options(c)
+    c.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    add_common_options(c)
+    c.set_defaults(func=run_check)
+
+
+def _warnings_json(warnings: tuple[BuildWarning, ...] | list[BuildWarning]) -> list[dict[str, str]]:
+    return [render(w).as_json() for w in warnings]
+
+
+def explain(resolution: Resolution) -> str:
+    req = resolution.requested
+    where = {
+        Origin.RUNTIME_TXT: "specified in runtime.txt",
+        Origin.PYTHON_VERSION_FILE: "specified in .python-version",
+        Origin.PIPFILE_LOCK: "specified in Pipfile.lock",
+        Origin.CACHED: "the same major as the previous build (build cache)",
+        Origin.DEFAULT: "the default, as no version is specified",
+    }[req.origin]
+    rule = f"exact patch {req}" if req.patch is not None else f"newest {req} patch in the catalog"
+    return f"Python {resolution.version}: {req} ({where}) -> {rule}"
+
+
+def run_resolve(args: argparse.Namespace, out: Output) -> int:
+    catalog = load_catalog(args.catalog)
+    stack, arch = platform_args(args)
+    generation = Generation(args.generation)
+    resolution = resolve_app(
+        Path(args.app_dir),
+        catalog,
+        generation=generation,
+        stack=stack,
+        arch=arch,
+        cached_version=parse_cached_version(args.cached_version),
+    )
+    out.info(out.style(explain(resolution), "green"))
+    for w in resolution.warnings:
+        out.diagnostic(render(w), "warning")
+    out.result(str(resolution.version))
+    out.emit_json(
+        {
+            "version": str(resolution.version),
+            "requested": str(resolution.requested),
+            "origin": resolution.requested.origin.value,
+            "generation": generation.value,
+            "warnings": _warnings_json(resolution.warnings),
+        }
+    )
+    return 0
+
+
+def lint_files(
+    app_dir: Path, generation: Generation, catalog: Catalog
+) -> tuple[list[PyBuildpackError], list[BuildWarning]]:
+    """Check each version file on its own, so one report shows every problem."""
+    errors: list[PyBuildpackError] = []
+    warnings: list[BuildWarning] = []
+    for name in MISSPELLED_NAMES:
+        if (app_dir / name).is_file():
+            errors.append(PythonVersionFileMisspelled(filename=name))
+    versions: dict[str, str] = {}
+    for name, parser in (
+        (PYTHON_VERSION_FILE, parse_python_version_file),
+        (RUNTIME_TXT, parse_runtime_txt),
+        (PIPFILE_LOCK, parse_pipfile_lock),
+    ):
+        path = app_dir / name
+        if not path.is_file():
+            continue
+        if name == PIPFILE_LOCK and generation is Generation.FIR:
+            continue
+        try:
+            request = parser(path.read_bytes())
+        except PyBuildpackError as err:
+            errors.append(with_suggestion(err, catalog))
+        except OSError as exc:
+            errors.append(PythonVersionFileUnreadable(path=str(path), reason=str(exc)))
+        else:
+            if request is not None:
+                versions[name] = str(request)
+    if (
+        RUNTIME_TXT in versions
+        and PYTHON_VERSION_FILE in versions
+        and versions[RUNTIME_TXT] != versions[PYTHON_VERSION_FILE]
+    ):
+        warnings.append(
+            ConflictingVersionFiles(
+                runtime_txt=versions[RUNTIME_TXT],
+                python_version_file=versions[PYTHON_VERSION_FILE],
+            )
+        )
+    return errors, warnings
+
+
+def run_check(args: argparse.Namespace, out: Output) -> int:
+    catalog = load_catalog(args.catalog)
+    stack, arch = platform_args(args)
+    generation = Generation(args.generation)
+    app = Path(args.app_dir)
+    if not app.is_dir():
+        raise AppDirNotFound(path=str(app))
+    errors, warnings = lint_files(app, generation, catalog)
+    version: str | None = None
+    try:
+        resolution = resolve_app(
+            app,
+            catalog,
+            generation=generation,
+            stack=stack,
+            arch=arch,
+            cached_version=parse_cached_version(args.cached_version),
+        )
+    except PyBuildpackError as err:
+        errors.append(err)
+    else:
+        version = str(resolution.version)
+        warnings.extend(resolution.warnings)
+
+    rendered_errors = _dedupe([render(e) for e in errors])
+    rendered_warnings = _dedupe([render(w) for w in warnings])
+    for r in rendered_errors:
+        out.diagnostic(r, "error")
+    for r in rendered_warnings:
+        out.diagnostic(r, "warning")
+    failed = bool(rendered_errors) or (args.strict and bool(rendered_warnings))
+    summary = f"{len(rendered_errors)} error(s), {len(rendered_warnings)} warning(s)" + (
+        f"; the app gets Python {version}" if version else ""
+    )
+    out.info(out.style(summary, "red" if failed else "green", "bold"))
+    out.emit_json(
+        {
+            "ok": not failed,
+            "version": version,
+            "generation": generation.value,
+            "errors": [r.as_json() for r in rendered_errors],
+            "warnings": [r.as_json() for r in rendered_warnings],
+        }
+    )
+    if not out.json_mode:
+        out.result("ok" if not failed else "failed")
+    return 1 if failed else 0
+
+
+def _dedupe(items: list[Any]) -> list[Any]:
+    seen: set[tuple[str, str]] = set()
+    kept = []
+    for r in items:
+        key = (r.id, r.text)
+        if key not in seen:
+            seen.add(key)
+            kept.append(r)
+    return kept
