@@ -43,6 +43,7 @@ from pybuildpack.version import MajorVersion, PythonVersion
 
 SCHEMA_VERSION = 1
 CATALOG_ENV = "PYBUILDPACK_CATALOG"
+DATA_DIR_ENV = "PYBUILDPACK_DATA_DIR"  # where a refreshed catalog is kept
 ARCHES = ("amd64", "arm64")
 
 Status = Literal["supported", "deprecated", "eol"]
@@ -298,20 +299,51 @@ def bundled_catalog_text() -> str:
     return resources.files("pybuildpack").joinpath("data/catalog.json").read_text("utf-8")
 
 
-def load_catalog(path: str | os.PathLike[str] | None = None) -> Catalog:
-    """Load the catalog: ``path``, else ``$PYBUILDPACK_CATALOG``, else the bundled one."""
-    chosen = path if path is not None else os.environ.get(CATALOG_ENV) or None
-    if chosen is None:
-        return parse_catalog(json.loads(bundled_catalog_text()), source="bundled catalog")
-    p = Path(chosen)
+def refreshed_catalog_path() -> Path:
+    """Where ``pybuildpack catalog refresh`` stores a newer catalog."""
+    base = os.environ.get(DATA_DIR_ENV)
+    if base:
+        return Path(base) / "catalog.json"
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("pybuildpack")) / "catalog.json"
+
+
+def read_catalog_file(p: Path) -> Catalog:
     try:
         text = p.read_text("utf-8")
     except FileNotFoundError:
         raise CatalogInvalid(path=str(p), detail="the file does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CatalogInvalid(path=str(p), detail=f"cannot be read: {exc}") from None
+    return parse_catalog_text(text, source=str(p))
+
+
+def parse_catalog_text(text: str, source: str) -> Catalog:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CatalogInvalid(path=str(p), detail=f"not valid JSON: {exc}") from None
-    return parse_catalog(data, source=str(p))
+        raise CatalogInvalid(path=source, detail=f"not valid JSON: {exc}") from None
+    return parse_catalog(data, source=source)
+
+
+def load_bundled_catalog() -> Catalog:
+    return parse_catalog_text(bundled_catalog_text(), source="bundled catalog")
+
+
+def load_catalog(path: str | os.PathLike[str] | None = None) -> Catalog:
+    """Load the catalog to use.
+
+    ``path``, else ``$PYBUILDPACK_CATALOG``, else a refreshed catalog (``pybuildpack catalog
+    refresh``) when it is at least as new as the bundled one, else the bundled one.
+    """
+    chosen = path if path is not None else os.environ.get(CATALOG_ENV) or None
+    if chosen is not None:
+        return read_catalog_file(Path(chosen))
+    bundled = load_bundled_catalog()
+    refreshed = refreshed_catalog_path()
+    if refreshed.is_file():
+        newer = read_catalog_file(refreshed)
+        if newer.as_of >= bundled.as_of:
+            return newer
+    return bundled

@@ -9,6 +9,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "resolve",  # resolve, check
     "files",  # pin, migrate
     "versions",  # versions
+    "catalog",  # catalog show / refresh / reset
     "install",  # install (provisioning)
     "cache",  # cache clear / cache info (build cache, download cache)
 )
