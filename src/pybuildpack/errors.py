@@ -236,3 +236,144 @@ class UsageError(PyBuildpackError):
 
     id: ClassVar[str] = "cli::usage"
     detail: str
+
+
+# ---- buildpack
+
+
+@dataclass(eq=False)
+class BuildpackInvocationInvalid(PyBuildpackError):
+    """The platform called a buildpack entry point wrongly (missing argument or env var)."""
+
+    id: ClassVar[str] = "buildpack::invalid-invocation"
+    detail: str
+
+
+@dataclass(eq=False)
+class StackNotSet(PyBuildpackError):
+    id: ClassVar[str] = "checks::stack::missing"
+
+
+@dataclass(eq=False)
+class DuplicatePythonBuildpack(PyBuildpackError):
+    id: ClassVar[str] = "checks::duplicate-python-buildpack"
+
+
+@dataclass(eq=False)
+class ExistingPythonDir(PyBuildpackError):
+    id: ClassVar[str] = "checks::existing-python-dir"
+    path: str
+    entries: tuple[str, ...]  # a few names found inside, to help the user recognise it
+
+
+@dataclass(eq=False)
+class ExistingVenvDir(PyBuildpackError):
+    id: ClassVar[str] = "checks::existing-venv-dir"
+    name: str  # ".venv" or "venv"
+
+
+@dataclass(eq=False)
+class UnsafeEnvironment(PyBuildpackError):
+    id: ClassVar[str] = "checks::unsafe-env-vars"
+    names: tuple[str, ...]
+
+
+@dataclass(eq=False)
+class PackageManagerNoneFound(PyBuildpackError):
+    id: ClassVar[str] = "package-manager::none-found"
+    files: tuple[str, ...]  # what the app root contains, to compare against
+    supported: tuple[str, ...]  # the lock/requirements files this generation reads
+
+
+@dataclass(eq=False)
+class PackageManagerMultipleFound(PyBuildpackError):
+    id: ClassVar[str] = "package-manager::multiple-found"
+    found: tuple[tuple[str, str], ...]  # (file, package manager), fixed order
+
+
+@dataclass(eq=False)
+class PipenvMissingLockfile(PyBuildpackError):
+    id: ClassVar[str] = "package-manager::pipenv-missing-lockfile"
+
+
+@dataclass(eq=False)
+class SetupPyOnly(PyBuildpackError):
+    id: ClassVar[str] = "package-manager::setup-py-only"
+
+
+@dataclass(eq=False)
+class PackageManagerNotSupported(PyBuildpackError):
+    """A package manager this generation does not support (Pipenv on fir)."""
+
+    id: ClassVar[str] = "package-manager::not-supported"
+    package_manager: str
+    generation: str
+
+
+@dataclass(eq=False)
+class UvPythonVersionFileRequired(PyBuildpackError):
+    id: ClassVar[str] = "python-version-file::not-found"
+    suggested: MajorVersion
+
+
+@dataclass(eq=False)
+class UvRuntimeTxtNotSupported(PyBuildpackError):
+    id: ClassVar[str] = "runtime-txt::not-supported"
+    suggested: MajorVersion
+
+
+@dataclass(eq=False)
+class PythonInstallFailed(PyBuildpackError):
+    """Installing the runtime failed for a reason the provisioning layer did not type."""
+
+    id: ClassVar[str] = "install-python"
+    version: PythonVersion
+    detail: str
+
+
+@dataclass(eq=False)
+class BundledPipNotFound(PyBuildpackError):
+    id: ClassVar[str] = "internal-error::bundled-pip-not-found"
+    path: str
+
+
+@dataclass(eq=False)
+class PackageManagerInstallFailed(PyBuildpackError):
+    id: ClassVar[str] = "install-package-manager"
+    package_manager: str
+    version: str
+    detail: str  # last lines of the tool's output
+
+
+@dataclass(eq=False)
+class DependencyInstallFailed(PyBuildpackError):
+    id: ClassVar[str] = "install-dependencies"
+    package_manager: str
+    command: str
+    exit_code: int
+
+
+@dataclass(eq=False)
+class HookFailed(PyBuildpackError):
+    id: ClassVar[str] = "hooks::failed"
+    hook: str  # "pre_compile" or "post_compile"
+    exit_code: int
+
+
+@dataclass(eq=False)
+class BuildCacheUnusable(PyBuildpackError):
+    """`pybuildpack cache` pointed at something that is not a build cache directory."""
+
+    id: ClassVar[str] = "cache::not-a-cache-dir"
+    path: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class AppHomeNotLinked(BuildWarning):
+    """The runtime could not be made reachable at APP_HOME/.heroku/python during the build."""
+
+    id: ClassVar[str] = "buildpack::app-home-not-linked"
+    app_home: str
+    build_dir: str
+    reason: str

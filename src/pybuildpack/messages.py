@@ -568,3 +568,283 @@ def _(err: e.AppDirNotFound) -> tuple[str, str]:
 @renders(e.UsageError)
 def _(err: e.UsageError) -> tuple[str, str]:
     return ("Invalid command-line arguments", err.detail)
+
+
+# --------------------------------------------------------------------------- buildpack
+
+
+@renders(e.BuildpackInvocationInvalid)
+def _(err: e.BuildpackInvocationInvalid) -> tuple[str, str]:
+    return (
+        "The buildpack was called incorrectly",
+        f"{err.detail}\n\nThis is a problem with the build platform's call, not with your app.\n",
+    )
+
+
+@renders(e.StackNotSet)
+def _(err: e.StackNotSet) -> tuple[str, str]:
+    return (
+        "The STACK environment variable is not set",
+        """
+Classic (cedar) builds need STACK to know which operating system the app runs on
+(for example heroku-24). Heroku-style platforms set it; when calling bin/compile
+yourself, export it first:
+
+    STACK=heroku-24 bin/compile BUILD_DIR CACHE_DIR ENV_DIR
+""",
+    )
+
+
+@renders(e.DuplicatePythonBuildpack)
+def _(err: e.DuplicatePythonBuildpack) -> tuple[str, str]:
+    return (
+        "The Python buildpack ran twice",
+        """
+A previous buildpack in this build already installed Python into .heroku/python and
+exported its environment. Running a second Python buildpack would overwrite it.
+
+Remove the duplicate from the app's buildpack list (e.g. 'heroku buildpacks' lists
+them, 'heroku buildpacks:remove' removes one), keeping a single Python buildpack.
+""",
+    )
+
+
+@renders(e.ExistingPythonDir)
+def _(err: e.ExistingPythonDir) -> tuple[str, str]:
+    listing = "\n".join(f"    {n}" for n in err.entries) or "    (empty)"
+    return (
+        "The app already contains .heroku/python",
+        f"""
+{err.path} exists before Python was installed. It was either committed to the
+app's repository or created by a bin/pre_compile hook. It contains:
+
+{listing}
+
+The buildpack installs Python there itself. Remove it from the repository
+(git rm -r --cached .heroku/python), add .heroku/ to .gitignore, and make sure no
+hook writes there.
+""",
+    )
+
+
+@renders(e.ExistingVenvDir)
+def _(err: e.ExistingVenvDir) -> tuple[str, str]:
+    return (
+        f"The app contains a virtual environment ({err.name})",
+        f"""
+{err.name}/pyvenv.cfg shows that a virtual environment was committed to the app's
+repository. It was made on another machine and does not work here; it also makes
+the build slower and the app bigger.
+
+Remove it from the repository and ignore it:
+
+    git rm -r --cached {err.name}
+    echo '{err.name}/' >> .gitignore
+""",
+    )
+
+
+@renders(e.UnsafeEnvironment)
+def _(err: e.UnsafeEnvironment) -> tuple[str, str]:
+    listing = "\n".join(f"    {n}" for n in err.names)
+    return (
+        "Unsafe environment variables are set",
+        f"""
+These variables change where Python or the package manager installs things, and
+would break the build or the app:
+
+{listing}
+
+Unset them (being set at all counts, even to an empty value). If you did not set
+them yourself, an earlier buildpack in the build may have.
+""",
+    )
+
+
+def _supported_files_note(files: tuple[str, ...]) -> str:
+    return ", ".join(files)
+
+
+@renders(e.PackageManagerNoneFound)
+def _(err: e.PackageManagerNoneFound) -> tuple[str, str]:
+    listing = "\n".join(f"    {n}" for n in err.files) or "    (nothing)"
+    return (
+        "No Python package manager files were found",
+        f"""
+The app root must contain exactly one of: {_supported_files_note(err.supported)}.
+It contains:
+
+{listing}
+
+Add the file of the package manager you use, in the top-level directory, spelled
+exactly (file names are case-sensitive), committed and not excluded by .gitignore.
+An app without dependencies can use an empty requirements.txt.
+""",
+    )
+
+
+@renders(e.PackageManagerMultipleFound)
+def _(err: e.PackageManagerMultipleFound) -> tuple[str, str]:
+    listing = "\n".join(f"    {f} ({pm})" for f, pm in err.found)
+    return (
+        "More than one Python package manager's files were found",
+        f"""
+The app root contains the files of several package managers:
+
+{listing}
+
+An app is installed with one package manager. Pick one and delete the other
+files (a requirements.txt generated for another tool is a common cause).
+""",
+    )
+
+
+@renders(e.PipenvMissingLockfile)
+def _(err: e.PipenvMissingLockfile) -> tuple[str, str]:
+    return (
+        "Pipfile.lock is missing",
+        """
+The app has a Pipfile but no Pipfile.lock. Builds install exactly what the lock file
+says, so it is required. Run 'pipenv lock' and commit Pipfile.lock.
+""",
+    )
+
+
+@renders(e.SetupPyOnly)
+def _(err: e.SetupPyOnly) -> tuple[str, str]:
+    return (
+        "setup.py alone is not supported",
+        """
+The app has a setup.py but no package manager file. To install the app itself with
+pip, create a requirements.txt containing the single line:
+
+    --editable .
+""",
+    )
+
+
+@renders(e.PackageManagerNotSupported)
+def _(err: e.PackageManagerNotSupported) -> tuple[str, str]:
+    return (
+        f"{err.package_manager} is not supported by {err.generation} builds",
+        f"""
+Cloud Native Buildpack ({err.generation}) builds support pip (requirements.txt),
+Poetry (poetry.lock) and uv (uv.lock). Move the app to one of them, e.g. export
+the locked dependencies with 'pipenv requirements > requirements.txt' and delete
+Pipfile and Pipfile.lock.
+""",
+    )
+
+
+@renders(e.UvPythonVersionFileRequired)
+def _(err: e.UvPythonVersionFileRequired) -> tuple[str, str]:
+    return (
+        "uv apps must state their Python version",
+        f"""
+The app uses uv (uv.lock) but has no .python-version file. uv projects must state the
+version explicitly, so that the build uses the same Python as your machine.
+
+In the root of the app, run:
+
+    uv python pin {err.suggested}
+
+and commit .python-version. A major version (like {err.suggested}) is recommended over
+an exact patch: every build then gets the newest patch release.
+""",
+    )
+
+
+@renders(e.UvRuntimeTxtNotSupported)
+def _(err: e.UvRuntimeTxtNotSupported) -> tuple[str, str]:
+    return (
+        "runtime.txt is not supported for uv apps",
+        f"""
+The app uses uv (uv.lock) and states its Python version in runtime.txt, which uv
+does not read. Delete runtime.txt, then in the root of the app run:
+
+    uv python pin {err.suggested}
+
+and commit .python-version.
+""",
+    )
+
+
+@renders(e.PythonInstallFailed)
+def _(err: e.PythonInstallFailed) -> tuple[str, str]:
+    return (
+        f"Unable to install Python {err.version}",
+        f"""
+{err.detail}
+
+This may be a temporary problem with the network or the download server: retry the
+build. If it keeps failing, check PYBUILDPACK_SOURCE / PYBUILDPACK_MIRROR and that
+this pybuildpack release is current.
+""",
+    )
+
+
+@renders(e.BundledPipNotFound)
+def _(err: e.BundledPipNotFound) -> tuple[str, str]:
+    return (
+        "The Python runtime has no bundled pip",
+        f"""
+No pip wheel was found in {err.path}. Every supported CPython ships one; the runtime
+archive is probably incomplete. This is a bug in the runtime source: please report it.
+""",
+    )
+
+
+@renders(e.PackageManagerInstallFailed)
+def _(err: e.PackageManagerInstallFailed) -> tuple[str, str]:
+    return (
+        f"Unable to install {err.package_manager} {err.version}",
+        f"""
+{err.detail}
+
+Installing the package manager from the package index failed. This is often a
+temporary network problem: retry the build, and check the index (PyPI status page,
+or the PIP_INDEX_URL you configured).
+""",
+    )
+
+
+@renders(e.DependencyInstallFailed)
+def _(err: e.DependencyInstallFailed) -> tuple[str, str]:
+    return (
+        f"Unable to install dependencies using {err.package_manager}",
+        f"""
+'{err.command}' failed (exit status {err.exit_code}). Its output above says why.
+
+Run the same command locally to reproduce it; check that the lock/requirements file
+is up to date and committed, and that every dependency supports this Python version.
+""",
+    )
+
+
+@renders(e.HookFailed)
+def _(err: e.HookFailed) -> tuple[str, str]:
+    return (
+        f"The bin/{err.hook} hook failed",
+        f"bin/{err.hook} exited with status {err.exit_code}; its output above says why.\n"
+        f"Fix the script (or remove it) and build again.\n",
+    )
+
+
+@renders(e.BuildCacheUnusable)
+def _(err: e.BuildCacheUnusable) -> tuple[str, str]:
+    return ("Not a build cache directory", f"{err.path}: {err.detail}\n")
+
+
+@renders(e.AppHomeNotLinked)
+def _(w: e.AppHomeNotLinked) -> tuple[str, str]:
+    return (
+        f"Python is not reachable at {w.app_home}/.heroku/python during the build",
+        f"""
+{w.reason}
+
+Python was installed into {w.build_dir}/.heroku/python and used from there, so
+console scripts (gunicorn, ...) have that path in their first line. They work when the
+app runs from {w.build_dir}, but not after the app is moved to {w.app_home}.
+Set PYBUILDPACK_APP_HOME to the directory the app runs from, and make it writable.
+""",
+    )
