@@ -1,0 +1,468 @@
+"""The classic (cedar) buildpack interface: bin/detect, bin/compile, bin/release, bin/report.
+
+``compile`` follows the classic order of steps (which decides which error wins): stack,
+duplicate buildpack, config vars, pre_compile hook, a committed .heroku/python, package
+manager, committed venv, cached (sticky) version, requested version and resolution, cache
+restore or discard, runtime install, package manager, dependencies, profile.d/export,
+post_compile hook, and - only when everything succeeded - the atomic cache save.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+
+from pybuildpack import __version__
+from pybuildpack.app import resolve_app
+from pybuildpack.buildpack import checks, deps
+from pybuildpack.buildpack import env as envmod
+from pybuildpack.buildpack.build_cache import BuildCache, CacheState, decide, link_tree
+from pybuildpack.buildpack.build_data import BuildData, read_report
+from pybuildpack.buildpack.deps import PackageManager
+from pybuildpack.buildpack.log import BuildLog
+from pybuildpack.buildpack.runtime import Installer, host_arch, install_runtime
+from pybuildpack.catalog import load_catalog
+from pybuildpack.errors import (
+    AppHomeNotLinked,
+    BuildWarning,
+    HookFailed,
+    PyBuildpackError,
+    PythonVersionNotSpecified,
+    PythonVersionOutdatedPatch,
+    UvPythonVersionFileRequired,
+    UvRuntimeTxtNotSupported,
+)
+from pybuildpack.version import Generation, Origin, PythonVersion
+
+APP_HOME_ENV = "PYBUILDPACK_APP_HOME"
+EXPORT_ENV = "PYBUILDPACK_EXPORT_FILE"
+# Config vars never passed to the build's subprocesses: they would break the toolchain.
+CONFIG_DENYLIST = frozenset(
+    {
+        "PATH",
+        "CPATH",
+        "CPPATH",
+        "LD_PRELOAD",
+        "LIBRARY_PATH",
+        "LD_LIBRARY_PATH",
+        "PYTHONHOME",
+        "PYTHONPATH",
+    }
+)
+
+
+def buildpack_dir() -> Path:
+    return Path(__file__).resolve().parents[3]
+
+
+def read_env_dir(env_dir: Path | None) -> dict[str, str]:
+    """The app's config vars: one file per variable in ENV_DIR."""
+    config: dict[str, str] = {}
+    if env_dir is None or not env_dir.is_dir():
+        return config
+    for f in sorted(env_dir.iterdir()):
+        if f.is_file() and f.name.isidentifier():
+            try:
+                config[f.name] = f.read_text("utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+    return config
+
+
+def failure_detail(err: PyBuildpackError) -> str | None:
+    if not dataclasses.is_dataclass(err):
+        return None
+    for f in dataclasses.fields(err):
+        value = getattr(err, f.name)
+        if value not in (None, "", ()):
+            return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+    return None
+
+
+# ------------------------------------------------------------------ detect / release / report
+
+
+def detect(build_dir: Path, log: BuildLog | None = None) -> int:
+    log = log or BuildLog()
+    if checks.detect(build_dir) is not None:
+        print("Python", file=log.out)
+        return 0
+    try:
+        names = sorted(os.listdir(build_dir))
+    except OSError:
+        names = []
+    listing = "\n".join(names[:30]) or "(empty)"
+    print(
+        "\n !     No Python project files found (such as requirements.txt, uv.lock,\n"
+        " !     poetry.lock, Pipfile.lock, pyproject.toml or .python-version).\n"
+        f" !     The app root contains:\n{_indent(listing)}\n"
+        " !     Add the package manager file of your app to its top-level directory.\n",
+        file=log.err,
+    )
+    return 1
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f" !       {line}" for line in text.splitlines())
+
+
+def release(build_dir: Path) -> int:
+    # No default process types: the app's Procfile says how to run it.
+    print("---\n{}")
+    return 0
+
+
+def report(cache_dir: Path) -> int:
+    import json
+
+    print(json.dumps(read_report(cache_dir), indent=2, sort_keys=True))
+    return 0
+
+
+# --------------------------------------------------------------------------- compile
+
+
+def compile(
+    build_dir: Path,
+    cache_dir: Path,
+    env_dir: Path | None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    installer: Installer | None = None,
+    log: BuildLog | None = None,
+) -> int:
+    """Run a classic build. Returns the exit code; never raises for expected failures."""
+    environ = dict(os.environ if environ is None else environ)
+    log = log or BuildLog()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    data = BuildData(cache_dir)
+    data.start()
+    try:
+        _Compile(build_dir, cache_dir, env_dir, environ, installer, log, data).run()
+    except PyBuildpackError as err:
+        log.error(err)
+        data.set("failure_reason", err.id)
+        data.set("failure_detail", failure_detail(err))
+        data.finish()
+        return 1
+    except Exception as exc:  # a bug: say so, no traceback unless asked
+        if environ.get("PYBUILDPACK_DEBUG"):
+            traceback.print_exc()
+        log.internal_error(exc)
+        data.set("failure_reason", "internal-error")
+        data.set("failure_detail", f"{type(exc).__name__}: {exc}")
+        data.finish()
+        return 1
+    data.finish()
+    return 0
+
+
+class _Compile:
+    def __init__(
+        self,
+        build_dir: Path,
+        cache_dir: Path,
+        env_dir: Path | None,
+        environ: dict[str, str],
+        installer: Installer | None,
+        log: BuildLog,
+        data: BuildData,
+    ) -> None:
+        self.build_dir = build_dir.resolve()
+        self.cache = BuildCache(cache_dir.resolve())
+        self.env_dir = env_dir
+        self.environ = environ
+        self.installer = installer
+        self.log = log
+        self.data = data
+        self.temp_paths: list[Path] = []
+
+    def warn(self, warning: BuildWarning) -> None:
+        self.log.warning(warning)
+
+    def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            for p in self.temp_paths:
+                shutil.rmtree(p, ignore_errors=True)
+
+    def _run(self) -> None:
+        build_dir, log, data, environ = self.build_dir, self.log, self.data, self.environ
+        stack = checks.check_stack(environ)
+        arch = host_arch(environ)
+        checks.check_duplicate_buildpack(build_dir, environ)
+        config = read_env_dir(self.env_dir)
+        checks.check_unsafe_env(config)
+        base = {k: v for k, v in environ.items() if k not in ("PYTHONHOME", "PYTHONPATH")}
+        base.update({k: v for k, v in config.items() if k not in CONFIG_DENYLIST})
+        self.hook("pre_compile", base)
+        checks.check_existing_python_dir(build_dir)
+
+        pm = deps.detect_package_manager(build_dir, Generation.CEDAR)
+        data.set("package_manager", pm.value)
+        checks.check_committed_venv(build_dir)
+
+        catalog = load_catalog(environ.get("PYBUILDPACK_CATALOG") or None)
+        sticky = self.cache.sticky_version()
+        resolution = resolve_app(
+            build_dir,
+            catalog,
+            generation=Generation.CEDAR,
+            stack=stack,
+            arch=arch,
+            cached_version=sticky,
+        )
+        requested, version = resolution.requested, resolution.version
+        if pm is PackageManager.UV:
+            if requested.origin in (Origin.DEFAULT, Origin.CACHED):
+                raise UvPythonVersionFileRequired(suggested=requested.series)
+            if requested.origin is Origin.RUNTIME_TXT:
+                raise UvRuntimeTxtNotSupported(suggested=requested.series)
+        if requested.origin is Origin.DEFAULT:
+            log.step(f"No Python version was specified. Using the default: Python {requested}")
+        elif requested.origin is Origin.CACHED:
+            log.step(
+                "No Python version was specified. Using the same major version as the last "
+                f"build: Python {requested}"
+            )
+        else:
+            log.step(f"Using Python {requested} specified in {requested.origin.value}")
+        for w in resolution.warnings:
+            if isinstance(w, PythonVersionNotSpecified) and pm is PackageManager.UV:
+                continue
+            self.warn(w)
+        data.set("python_version_requested", str(requested))
+        data.set("python_version_origin", requested.origin.value)
+        data.set("python_version", str(version))
+        data.set("python_version_major", str(version.series))
+        data.set("python_version_pinned", resolution.pinned)
+        data.set(
+            "python_version_outdated",
+            any(isinstance(w, PythonVersionOutdatedPatch) for w in resolution.warnings),
+        )
+        data.set("stack", stack)
+        data.set("arch", arch)
+
+        dest = build_dir / ".heroku" / "python"
+        home = self.link_app_home(dest)
+        python = home / "bin" / "python3"
+        tool_version = deps.TOOL_VERSIONS.get(pm, "bundled")
+        new_state = CacheState(
+            python_version=str(version),
+            stack=stack,
+            arch=arch,
+            package_manager=pm.value,
+            package_manager_version=tool_version,
+            dependencies_hash=deps.dependencies_hash(build_dir, pm),
+            python_home=str(home),
+            pybuildpack_version=__version__,
+        )
+
+        # ---- cache restore or discard
+        with data.timed("cache_restore"):
+            decision = decide(self.cache.state(), new_state)
+            data.set("cache_status", decision.status)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            pristine: Path
+            if decision.reuse_dependencies:
+                log.step("Restoring cache")
+                log.info(f"Using cached Python {version} and dependencies")
+                tree = self.cache.python_tree()
+                runtime_tree = self.cache.runtime_tree()
+                assert tree is not None and runtime_tree is not None
+                link_tree(tree, dest)
+                pristine = runtime_tree
+            elif decision.reuse_runtime:
+                log.step("Discarding cached dependencies since:")
+                log.info("\n".join(f" - {r}" for r in decision.dependency_reasons))
+                log.info(f"Using cached Python {version}")
+                runtime_tree = self.cache.runtime_tree()
+                assert runtime_tree is not None
+                link_tree(runtime_tree, dest)
+                pristine = runtime_tree
+            else:
+                if decision.runtime_reasons:
+                    log.step("Discarding cache since:")
+                    log.info("\n".join(f" - {r}" for r in decision.runtime_reasons))
+                pristine = self.install_python(version, dest, stack, arch)
+
+        # ---- package manager and dependencies
+        env = envmod.build_env(base, home, version, extra=deps.runtime_env(pm))
+        pip_cache = self.cache.pip_cache
+        if decision.runtime_reasons and pip_cache.exists():
+            # wheels built here may link against the old stack's system libraries
+            shutil.rmtree(pip_cache, ignore_errors=True)
+        tool = None
+        with data.timed("package_manager_install"):
+            if pm in (PackageManager.PIP, PackageManager.PIPENV):
+                data.set("pip_version", deps.ensure_pip(home, python, version, env, build_dir, log))
+            if pm is not PackageManager.PIP:
+                tool = deps.ensure_tool(
+                    pm,
+                    tools_root=self.cache.tools,
+                    home=home,
+                    python=python,
+                    version=version,
+                    env=env,
+                    cwd=build_dir,
+                    log=log,
+                )
+                data.set(f"{pm.value}_version", deps.TOOL_VERSIONS[pm])
+        log.step(f"Installing dependencies with {pm.display}")
+        with data.timed("dependencies_install"):
+            deps.install_dependencies(
+                pm,
+                tool=tool,
+                home=home,
+                python=python,
+                pip_cache=pip_cache,
+                cache_root=self.cache.root,
+                env=env,
+                cwd=build_dir,
+                log=log,
+            )
+
+        # ---- environment for the app and for later buildpacks
+        app_home = Path(environ.get(APP_HOME_ENV) or "/app")
+        envmod.write_atomic(
+            build_dir / ".profile.d" / "python.sh",
+            envmod.profile_script(
+                package_manager_env=deps.runtime_env(pm),
+                app_home=app_home,
+                link_app_home=home != dest,
+            ),
+        )
+        export = Path(environ.get(EXPORT_ENV) or buildpack_dir() / "export")
+        try:
+            envmod.write_atomic(
+                export,
+                envmod.export_script(home, version, package_manager_env=deps.runtime_env(pm)),
+            )
+        except OSError as exc:
+            log.info(
+                f"Could not write {export} ({exc.strerror}); later buildpacks will not see Python"
+            )
+
+        self.hook("post_compile", env)
+
+        # ---- save the cache: only now that the build succeeded
+        with data.timed("cache_save"):
+            self.cache.save(dataclasses.replace(new_state, saved_at=time.time()), pristine, dest)
+
+    def install_python(self, version: PythonVersion, dest: Path, stack: str, arch: str) -> Path:
+        self.log.step(f"Installing Python {version}")
+        with self.data.timed("python_install"):
+            installed = install_runtime(
+                version, dest, stack=stack, arch=arch, installer=self.installer
+            )
+        self.log.info(
+            f"Downloaded {installed.bytes / 1e6:.1f} MB in {installed.seconds:.1f}s"
+            if installed.bytes
+            else f"Installed in {installed.seconds:.1f}s"
+        )
+        # Keep the runtime exactly as installed, for the next build (hard links: no copy).
+        self.cache.root.mkdir(parents=True, exist_ok=True)
+        pristine = self.cache.root / f".pristine-{os.getpid()}"
+        shutil.rmtree(pristine, ignore_errors=True)
+        link_tree(dest, pristine)
+        self.temp_paths.append(pristine)
+        return pristine
+
+    def link_app_home(self, dest: Path) -> Path:
+        """Make ``APP_HOME/.heroku/python`` point at ``dest`` when safe; return the path to use.
+
+        The runtime then has the same path during the build as at run time (when the app
+        lives at APP_HOME), which is what console scripts' first lines and venvs record.
+        """
+        app_home = Path(self.environ.get(APP_HOME_ENV) or "/app")
+        try:
+            if app_home.resolve() == self.build_dir:
+                return app_home / ".heroku" / "python"
+        except OSError:
+            pass
+        link = app_home / ".heroku" / "python"
+        reason = None
+        if not app_home.is_dir():
+            reason = f"{app_home} does not exist."
+        elif link.exists() and not link.is_symlink():
+            reason = f"{link} exists and is not a symbolic link: it is left alone."
+        elif not os.access(app_home, os.W_OK):
+            reason = f"{app_home} is not writable."
+        if reason is None:
+            try:
+                link.parent.mkdir(exist_ok=True)
+                tmp = link.with_name(f".python-link-{os.getpid()}")
+                if tmp.is_symlink():
+                    tmp.unlink()
+                os.symlink(dest, tmp)
+                os.replace(tmp, link)
+                return link
+            except OSError as exc:
+                reason = f"Linking {link} failed: {exc.strerror or exc}."
+        self.warn(
+            AppHomeNotLinked(app_home=str(app_home), build_dir=str(self.build_dir), reason=reason)
+        )
+        return dest
+
+    def hook(self, name: str, env: Mapping[str, str]) -> None:
+        script = self.build_dir / "bin" / name
+        if not script.is_file():
+            self.data.set(f"{name}_hook", False)
+            return
+        self.log.step(f"Running bin/{name} hook")
+        self.data.set(f"{name}_hook", True)
+        cmd = [str(script)] if os.access(script, os.X_OK) else ["sh", str(script)]
+        with self.data.timed(f"{name}_hook"):
+            proc = subprocess.Popen(
+                cmd,
+                cwd=self.build_dir,
+                env=dict(env),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                errors="replace",
+            )
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                self.log.lines([line])
+            code = proc.wait()
+        if code != 0:
+            raise HookFailed(hook=name, exit_code=code)
+
+
+def main(argv: list[str]) -> int:
+    """``compile BUILD CACHE ENV`` etc., as the sh shims call it."""
+    from pybuildpack.errors import BuildpackInvocationInvalid
+
+    phase, args = argv[0], argv[1:]
+    need = {"detect": 1, "compile": 3, "release": 1, "report": 3}[phase]
+    if (
+        len(args) < need
+        and not (phase == "compile" and len(args) == 2)
+        and not (phase == "report" and len(args) >= 2)
+    ):
+        err = BuildpackInvocationInvalid(
+            detail=f"bin/{phase} needs {need} directory arguments, got {len(args)}."
+        )
+        BuildLog().error(err)
+        return 2
+    if phase == "detect":
+        return detect(Path(args[0]))
+    if phase == "compile":
+        env_dir = Path(args[2]) if len(args) > 2 else None
+        return compile(Path(args[0]), Path(args[1]), env_dir)
+    if phase == "release":
+        return release(Path(args[0]))
+    return report(Path(args[1]))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main(sys.argv[1:]))

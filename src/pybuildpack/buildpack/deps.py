@@ -1,0 +1,382 @@
+"""Package managers: which one an app uses, installing the tool, installing dependencies.
+
+Exactly one of the lock/requirements files must exist (typed errors otherwise). The command
+lines and environments are built by pure functions (``*_command``), unit-tested; running
+them streams the tool's output, indented, into the build log.
+
+Tools: pip is the runtime's own bundled wheel (``ensurepip/_bundled``: offline, no download);
+uv, Poetry and Pipenv are installed with that pip from the package index into a virtual
+environment in the build cache, keyed by tool version and Python, and reused while those
+hold. Installs go to a temporary directory renamed into place, so a failed install never
+leaves a half-made tool behind.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from pybuildpack.buildpack.log import BuildLog
+from pybuildpack.errors import (
+    BundledPipNotFound,
+    DependencyInstallFailed,
+    PackageManagerInstallFailed,
+    PackageManagerMultipleFound,
+    PackageManagerNoneFound,
+    PackageManagerNotSupported,
+    PipenvMissingLockfile,
+    SetupPyOnly,
+)
+from pybuildpack.version import Generation, PythonVersion
+
+
+class PackageManager(str, enum.Enum):
+    PIPENV = "pipenv"
+    PIP = "pip"
+    POETRY = "poetry"
+    UV = "uv"
+
+    @property
+    def display(self) -> str:
+        return {"pip": "pip", "pipenv": "Pipenv", "poetry": "Poetry", "uv": "uv"}[self.value]
+
+
+# (file, manager) in the fixed order used for detection and for messages.
+MANAGER_FILES: tuple[tuple[str, PackageManager], ...] = (
+    ("Pipfile.lock", PackageManager.PIPENV),
+    ("requirements.txt", PackageManager.PIP),
+    ("poetry.lock", PackageManager.POETRY),
+    ("uv.lock", PackageManager.UV),
+)
+# Files whose content decides whether installed dependencies can be reused.
+DEPENDENCY_FILES: dict[PackageManager, tuple[str, ...]] = {
+    PackageManager.PIP: ("requirements.txt",),
+    PackageManager.PIPENV: ("Pipfile", "Pipfile.lock"),
+    PackageManager.POETRY: ("pyproject.toml", "poetry.lock"),
+    PackageManager.UV: ("pyproject.toml", "uv.lock"),
+}
+# Pinned tool versions (pip is the runtime's bundled one).
+TOOL_VERSIONS: dict[PackageManager, str] = {
+    PackageManager.UV: "0.13.9",
+    PackageManager.POETRY: "2.5.1",
+    PackageManager.PIPENV: "2026.10.3",
+}
+
+
+def detect_package_manager(app_dir: Path, generation: Generation) -> PackageManager:
+    found = [(f, pm) for f, pm in MANAGER_FILES if (app_dir / f).is_file()]
+    if generation is Generation.FIR:
+        pipenv = [x for x in found if x[1] is PackageManager.PIPENV]
+        found = [x for x in found if x[1] is not PackageManager.PIPENV]
+        if not found and (pipenv or (app_dir / "Pipfile").is_file()):
+            raise PackageManagerNotSupported(package_manager="Pipenv", generation="fir")
+    if len(found) > 1:
+        raise PackageManagerMultipleFound(found=tuple((f, pm.display) for f, pm in found))
+    if found:
+        return found[0][1]
+    if generation is Generation.CEDAR and (app_dir / "Pipfile").is_file():
+        raise PipenvMissingLockfile()
+    if generation is Generation.CEDAR and (app_dir / "setup.py").is_file():
+        raise SetupPyOnly()
+    try:
+        names = tuple(sorted(os.listdir(app_dir)))[:30]
+    except OSError:
+        names = ()
+    supported = tuple(
+        f
+        for f, pm in MANAGER_FILES
+        if generation is Generation.CEDAR or pm is not PackageManager.PIPENV
+    )
+    raise PackageManagerNoneFound(files=names, supported=supported)
+
+
+def dependencies_hash(app_dir: Path, pm: PackageManager) -> str:
+    """sha256 over the dependency files (content, symlinks followed; absent files count)."""
+    h = hashlib.sha256()
+    for name in DEPENDENCY_FILES[pm]:
+        h.update(name.encode() + b"\0")
+        try:
+            h.update(hashlib.sha256((app_dir / name).read_bytes()).digest())
+        except OSError:
+            h.update(b"-absent-")
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- pip
+
+
+def bundled_pip(home: Path, version: PythonVersion) -> Path:
+    """The pip wheel the runtime ships in ``ensurepip/_bundled`` (newest if several)."""
+    bundled = home / "lib" / f"python{version.series}" / "ensurepip" / "_bundled"
+    wheels = sorted(bundled.glob("pip-*.whl")) if bundled.is_dir() else []
+    if not wheels:
+        raise BundledPipNotFound(path=str(bundled))
+    return wheels[-1]
+
+
+def wheel_version(wheel: Path) -> str:
+    return wheel.name.split("-")[1]
+
+
+def pip_bootstrap_command(python: Path, wheel: Path) -> list[str]:
+    """Install the bundled pip wheel with itself: offline, ignoring user pip config."""
+    return [
+        str(python),
+        f"{wheel}/pip",
+        "install",
+        "--isolated",
+        "--no-index",
+        "--no-cache-dir",
+        "--no-input",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-warn-script-location",
+        "--root-user-action=ignore",
+        str(wheel),
+    ]
+
+
+def pip_installed(home: Path, version: PythonVersion) -> str | None:
+    site = home / "lib" / f"python{version.series}" / "site-packages"
+    infos = sorted(site.glob("pip-*.dist-info")) if site.is_dir() else []
+    return infos[-1].name.removeprefix("pip-").removesuffix(".dist-info") if infos else None
+
+
+def pip_install_command(python: Path, home: Path, pip_cache: Path) -> list[str]:
+    return [
+        str(python),
+        "-m",
+        "pip",
+        "install",
+        "-r",
+        "requirements.txt",
+        "--exists-action=w",
+        "--no-input",
+        "--progress-bar",
+        "off",
+        "--disable-pip-version-check",
+        "--cache-dir",
+        str(pip_cache),
+        "--src",
+        str(home / "src"),
+    ]
+
+
+# --------------------------------------------------------------------------- uv, Poetry, Pipenv
+
+
+def tool_install_command(venv_python: Path, pip_wheel: Path, pm: PackageManager) -> list[str]:
+    return [
+        str(venv_python),
+        f"{pip_wheel}/pip",
+        "install",
+        "--no-cache-dir",
+        "--no-input",
+        "--quiet",
+        "--disable-pip-version-check",
+        f"{pm.value}=={TOOL_VERSIONS[pm]}",
+    ]
+
+
+def dependency_command(
+    pm: PackageManager, tool: Path | None, python: Path, home: Path, pip_cache: Path
+) -> list[str]:
+    if pm is PackageManager.PIP:
+        return pip_install_command(python, home, pip_cache)
+    assert tool is not None
+    if pm is PackageManager.UV:
+        return [
+            str(tool),
+            "sync",
+            "--locked",
+            "--no-default-groups",
+            "--compile-bytecode",
+            "--no-progress",
+        ]
+    if pm is PackageManager.POETRY:
+        return [str(tool), "sync", "--only", "main", "--compile", "--no-ansi", "--no-interaction"]
+    return [str(tool), "install", "--deploy"]
+
+
+def dependency_env(pm: PackageManager, home: Path, cache_root: Path) -> dict[str, str]:
+    """Variables the package manager needs to install into the runtime at ``home``."""
+    python = str(home / "bin" / "python3")
+    if pm is PackageManager.PIP:
+        return {"PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_ROOT_USER_ACTION": "ignore"}
+    if pm is PackageManager.UV:
+        return {
+            "UV_PROJECT_ENVIRONMENT": str(home),
+            "UV_PYTHON": python,
+            "UV_PYTHON_DOWNLOADS": "never",
+            "UV_NO_MANAGED_PYTHON": "1",
+            "UV_CACHE_DIR": str(cache_root / "uv-cache"),
+            "UV_LINK_MODE": "copy",
+        }
+    if pm is PackageManager.POETRY:
+        return {
+            "VIRTUAL_ENV": str(home),  # Poetry installs into the active environment
+            "POETRY_VIRTUALENVS_CREATE": "false",
+            "POETRY_CACHE_DIR": str(cache_root / "poetry-cache"),
+        }
+    return {
+        "VIRTUAL_ENV": str(home),
+        "PIPENV_SYSTEM": "1",
+        "PIPENV_VERBOSITY": "-1",
+        "PIPENV_NOSPIN": "1",
+        "PIP_SRC": str(home / "src"),
+        "PIPENV_CACHE_DIR": str(cache_root / "pipenv-cache"),
+    }
+
+
+def runtime_env(pm: PackageManager) -> dict[str, str]:
+    """What the app and later buildpacks should see for this package manager."""
+    if pm is PackageManager.PIP:
+        return {"PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    if pm is PackageManager.PIPENV:
+        return {"PIPENV_SYSTEM": "1", "PIPENV_VERBOSITY": "-1"}
+    return {}
+
+
+def tool_dir(tools_root: Path, pm: PackageManager, version: PythonVersion, home: Path) -> Path:
+    key = hashlib.sha256(f"{version}\0{home}".encode()).hexdigest()[:12]
+    return tools_root / f"{pm.value}-{TOOL_VERSIONS[pm]}-py{version}-{key}"
+
+
+def tool_executable(venv: Path, pm: PackageManager) -> Path:
+    return venv / "bin" / pm.value
+
+
+# --------------------------------------------------------------------------- running
+
+
+def run(
+    cmd: Sequence[str], *, env: Mapping[str, str], cwd: Path, log: BuildLog
+) -> tuple[int, list[str]]:
+    """Run ``cmd`` streaming its output into the log; return (exit code, last lines)."""
+    tail: list[str] = []
+    try:
+        proc = subprocess.Popen(
+            list(cmd),
+            cwd=cwd,
+            env=dict(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            errors="replace",
+        )
+    except OSError as exc:
+        return 127, [f"cannot run {cmd[0]}: {exc.strerror or exc}"]
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        log.lines([line])
+        tail = [*tail, line.rstrip()][-20:]
+    return proc.wait(), tail
+
+
+def ensure_pip(
+    home: Path,
+    python: Path,
+    version: PythonVersion,
+    env: Mapping[str, str],
+    cwd: Path,
+    log: BuildLog,
+) -> str:
+    """Install the bundled pip into the runtime unless it is there; return pip's version."""
+    wheel = bundled_pip(home, version)
+    have = pip_installed(home, version)
+    if have == wheel_version(wheel):
+        log.info(f"Using cached pip {have}")
+        return have
+    log.step(f"Installing pip {wheel_version(wheel)}")
+    code, tail = run(pip_bootstrap_command(python, wheel), env=env, cwd=cwd, log=log)
+    if code != 0:
+        raise PackageManagerInstallFailed(
+            package_manager="pip", version=wheel_version(wheel), detail="\n".join(tail[-5:])
+        )
+    return wheel_version(wheel)
+
+
+def ensure_tool(
+    pm: PackageManager,
+    *,
+    tools_root: Path,
+    home: Path,
+    python: Path,
+    version: PythonVersion,
+    env: Mapping[str, str],
+    cwd: Path,
+    log: BuildLog,
+) -> Path:
+    """uv/Poetry/Pipenv in a cached venv; return the tool's executable."""
+    final = tool_dir(tools_root, pm, version, home)
+    exe = tool_executable(final, pm)
+    if exe.exists():
+        log.step(f"Using cached {pm.display} {TOOL_VERSIONS[pm]}")
+        return exe
+    log.step(f"Installing {pm.display} {TOOL_VERSIONS[pm]}")
+    tools_root.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".tmp-{final.name}-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    wheel = bundled_pip(home, version)
+    code, tail = run(
+        [str(python), "-m", "venv", "--without-pip", str(tmp)], env=env, cwd=cwd, log=log
+    )
+    if code == 0:
+        code, tail = run(
+            tool_install_command(tmp / "bin" / "python", wheel, pm), env=env, cwd=cwd, log=log
+        )
+    if code != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise PackageManagerInstallFailed(
+            package_manager=pm.display, version=TOOL_VERSIONS[pm], detail="\n".join(tail[-5:])
+        )
+    # A venv records its absolute path; it is only used from here, under the final name
+    # via the tool's own entry point, which finds the interpreter through pyvenv.cfg.
+    os.rename(tmp, final)
+    _fix_venv_paths(tmp, final)
+    return exe
+
+
+def _fix_venv_paths(old: Path, new: Path) -> None:
+    """Rewrite the first line of the venv's scripts after moving it from ``old`` to ``new``."""
+    bindir = new / "bin"
+    for script in bindir.iterdir():
+        if script.is_symlink() or not script.is_file():
+            continue
+        try:
+            data = script.read_bytes()
+        except OSError:
+            continue
+        if data.startswith(b"#!") and str(old).encode() in data.split(b"\n", 1)[0]:
+            first, _, rest = data.partition(b"\n")
+            fixed = first.replace(str(old).encode(), str(new).encode()) + b"\n" + rest
+            tmp = script.with_name(f".{script.name}.tmp")
+            tmp.write_bytes(fixed)
+            shutil.copymode(script, tmp)
+            os.replace(tmp, script)
+
+
+def install_dependencies(
+    pm: PackageManager,
+    *,
+    tool: Path | None,
+    home: Path,
+    python: Path,
+    pip_cache: Path,
+    cache_root: Path,
+    env: Mapping[str, str],
+    cwd: Path,
+    log: BuildLog,
+) -> None:
+    cmd = dependency_command(pm, tool, python, home, pip_cache)
+    full_env = {**env, **dependency_env(pm, home, cache_root)}
+    code, _ = run(cmd, env=full_env, cwd=cwd, log=log)
+    if code != 0:
+        shown = " ".join([Path(cmd[0]).name, *cmd[1:]])
+        raise DependencyInstallFailed(package_manager=pm.display, command=shown, exit_code=code)

@@ -1,0 +1,201 @@
+"""CNB layers for the package manager and the app's dependencies.
+
+=============  =====  ======  =====  =============================================
+layer          build  launch  cache  metadata (any change discards the layer)
+=============  =====  ======  =====  =============================================
+``pip``        yes    no      yes    python_version, pip_version
+``pip-cache``  yes    no      yes    arch, distro, python_version, pip_version
+``<tool>``     yes    no      yes    arch, distro, python_version, tool_version
+``venv``       yes    yes     *      pip: rebuilt every build (pip cannot remove
+                                     packages dropped from requirements.txt);
+                                     uv/Poetry: cached, keyed like the tool, and
+                                     synced (the tool applies only the difference)
+=============  =====  ======  =====  =============================================
+
+``venv`` sorts after ``python``, so the lifecycle puts ``venv/bin`` first on PATH.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+from pybuildpack.buildpack import deps
+from pybuildpack.buildpack.deps import PackageManager
+from pybuildpack.buildpack.env import LayerEnvVar, write_layer_env
+from pybuildpack.buildpack.layers import Target, read_metadata, remove_layer, write_layer_toml
+from pybuildpack.buildpack.log import BuildLog
+from pybuildpack.errors import PackageManagerInstallFailed
+from pybuildpack.version import PythonVersion
+
+
+def _cached(layers_dir: Path, name: str, metadata: dict[str, str]) -> bool:
+    return read_metadata(layers_dir, name) == metadata and (layers_dir / name).is_dir()
+
+
+def _fresh(layers_dir: Path, name: str) -> Path:
+    remove_layer(layers_dir, name)
+    layer = layers_dir / name
+    layer.mkdir(parents=True)
+    return layer
+
+
+def install(
+    pm: PackageManager,
+    *,
+    layers_dir: Path,
+    python_layer: Path,
+    version: PythonVersion,
+    target: Target,
+    app_dir: Path,
+    env: Mapping[str, str],
+    log: BuildLog,
+) -> dict[str, str]:
+    """Install the tool and the dependencies; return the env for later steps of this build."""
+    python = python_layer / "bin" / "python3"
+    wheel = deps.bundled_pip(python_layer, version)
+    key = {
+        "arch": target.arch,
+        "distro_name": target.distro_name,
+        "distro_version": target.distro_version,
+        "python_version": str(version),
+    }
+    env = dict(env)
+    venv = layers_dir / "venv"
+
+    if pm is PackageManager.PIP:
+        pip_version = deps.wheel_version(wheel)
+        pip_meta = {"python_version": str(version), "pip_version": pip_version}
+        pip_layer = layers_dir / "pip"
+        if _cached(layers_dir, "pip", pip_meta):
+            log.step(f"Using cached pip {pip_version}")
+        else:
+            log.step(f"Installing pip {pip_version}")
+            pip_layer = _fresh(layers_dir, "pip")
+            cmd = [*deps.pip_bootstrap_command(python, wheel)]
+            cmd.insert(cmd.index("--isolated"), "--user")
+            code, tail = deps.run(
+                cmd, env={**env, "PYTHONUSERBASE": str(pip_layer)}, cwd=app_dir, log=log
+            )
+            if code != 0:
+                raise PackageManagerInstallFailed(
+                    package_manager="pip", version=pip_version, detail="\n".join(tail[-5:])
+                )
+        write_layer_env(
+            pip_layer,
+            [
+                LayerEnvVar("build", "PYTHONUSERBASE", "override", str(pip_layer)),
+                LayerEnvVar("build", "PIP_DISABLE_PIP_VERSION_CHECK", "override", "1"),
+            ],
+        )
+        write_layer_toml(layers_dir, "pip", build=True, launch=False, cache=True, metadata=pip_meta)
+
+        cache_meta = {**key, "pip_version": pip_version}
+        cache_layer = layers_dir / "pip-cache"
+        if _cached(layers_dir, "pip-cache", cache_meta):
+            log.info("Using cached pip download/wheel cache")
+        else:
+            cache_layer = _fresh(layers_dir, "pip-cache")
+        write_layer_env(
+            cache_layer, [LayerEnvVar("build", "PIP_CACHE_DIR", "override", str(cache_layer))]
+        )
+        write_layer_toml(
+            layers_dir, "pip-cache", build=True, launch=False, cache=True, metadata=cache_meta
+        )
+
+        log.step("Installing dependencies with pip")
+        venv = _fresh(layers_dir, "venv")
+        env.update(
+            PYTHONUSERBASE=str(pip_layer),
+            PIP_CACHE_DIR=str(cache_layer),
+            PIP_DISABLE_PIP_VERSION_CHECK="1",
+            PIP_ROOT_USER_ACTION="ignore",
+        )
+        _run_or_fail(
+            [str(python), "-m", "venv", "--without-pip", str(venv)], "venv", env, app_dir, log
+        )
+        cmd = [
+            str(python), "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
+            "-r", "requirements.txt", "--exists-action=w", "--no-input", "--progress-bar", "off",
+        ]  # fmt: skip
+        deps_failed = deps.run(cmd, env=env, cwd=app_dir, log=log)[0]
+        if deps_failed:
+            from pybuildpack.errors import DependencyInstallFailed
+
+            raise DependencyInstallFailed(
+                package_manager="pip", command="pip install -r requirements.txt",
+                exit_code=deps_failed,
+            )  # fmt: skip
+        venv_env = [
+            LayerEnvVar("all", "VIRTUAL_ENV", "override", str(venv)),
+            LayerEnvVar("build", "PIP_PYTHON", "override", str(venv)),
+        ]
+        write_layer_env(venv, venv_env)
+        write_layer_toml(layers_dir, "venv", build=True, launch=True, cache=False, metadata={})
+    else:
+        tool_version = deps.TOOL_VERSIONS[pm]
+        tool_meta = {**key, "tool_version": tool_version}
+        tool_layer = layers_dir / pm.value
+        if _cached(layers_dir, pm.value, tool_meta):
+            log.step(f"Using cached {pm.display} {tool_version}")
+        else:
+            log.step(f"Installing {pm.display} {tool_version}")
+            tool_layer = _fresh(layers_dir, pm.value)
+            tool_layer.rmdir()
+            _run_or_fail(
+                [str(python), "-m", "venv", "--without-pip", str(tool_layer)],
+                pm.display, env, app_dir, log,
+            )  # fmt: skip
+            _run_or_fail(
+                deps.tool_install_command(tool_layer / "bin" / "python", wheel, pm),
+                pm.display, env, app_dir, log,
+            )  # fmt: skip
+        write_layer_toml(
+            layers_dir, pm.value, build=True, launch=False, cache=True, metadata=tool_meta
+        )
+        tool = deps.tool_executable(tool_layer, pm)
+        venv_meta = {**key, "package_manager": pm.value, "tool_version": tool_version}
+        if _cached(layers_dir, "venv", venv_meta):
+            log.step("Using cached virtual environment")
+        else:
+            if (layers_dir / "venv").exists():
+                log.step("Discarding cached virtual environment")
+            venv = _fresh(layers_dir, "venv")
+            shutil.rmtree(venv)
+            _run_or_fail(
+                [str(python), "-m", "venv", "--without-pip", str(venv)], "venv", env, app_dir, log
+            )
+        log.step(f"Installing dependencies with {pm.display}")
+        sync_env = {**env, **deps.dependency_env(pm, venv, layers_dir)}
+        if pm is PackageManager.UV:
+            sync_env["UV_PYTHON"] = str(venv / "bin" / "python")
+            sync_env["UV_CACHE_DIR"] = str(layers_dir / "uv-cache")
+        code = deps.run(
+            deps.dependency_command(pm, tool, python, venv, layers_dir), env=sync_env,
+            cwd=app_dir, log=log,
+        )[0]  # fmt: skip
+        if code:
+            from pybuildpack.errors import DependencyInstallFailed
+
+            raise DependencyInstallFailed(
+                package_manager=pm.display, command=f"{pm.value} sync", exit_code=code
+            )
+        write_layer_env(venv, [LayerEnvVar("all", "VIRTUAL_ENV", "override", str(venv))])
+        write_layer_toml(
+            layers_dir, "venv", build=True, launch=True, cache=True, metadata=venv_meta
+        )
+        shutil.rmtree(layers_dir / "uv-cache", ignore_errors=True)
+    env["VIRTUAL_ENV"] = str(venv)
+    env["PATH"] = f"{venv / 'bin'}:{env.get('PATH', '')}".rstrip(":")
+    return env
+
+
+def _run_or_fail(
+    cmd: list[str], what: str, env: Mapping[str, str], cwd: Path, log: BuildLog
+) -> None:
+    code, tail = deps.run(cmd, env=env, cwd=cwd, log=log)
+    if code != 0:
+        raise PackageManagerInstallFailed(
+            package_manager=what, version="", detail="\n".join(tail[-5:])
+        )

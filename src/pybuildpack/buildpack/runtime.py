@@ -1,0 +1,84 @@
+"""Installing a runtime through the provisioning layer (``pybuildpack.provision.api``).
+
+The installer is injectable (tests pass a fake with the same signature); the default is
+imported lazily so the interfaces work, and can be unit-tested, on their own.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from pybuildpack.errors import PyBuildpackError, PythonInstallFailed
+from pybuildpack.version import PythonVersion
+
+
+class InstallResultLike(Protocol):
+    version: PythonVersion
+    dest: Path
+    url: str
+    bytes: int
+    seconds: float
+    cache_hit: bool
+
+
+Installer = Callable[..., Any]
+
+_ARCHES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+def host_arch(env: Mapping[str, str]) -> str:
+    """``PYBUILDPACK_ARCH``, else this machine's, in Go/OCI naming (amd64, arm64)."""
+    override = env.get("PYBUILDPACK_ARCH")
+    if override:
+        return override
+    machine = platform.machine().lower()
+    return _ARCHES.get(machine, machine)
+
+
+def default_installer() -> Installer:
+    from pybuildpack.provision.api import install_python
+
+    return install_python
+
+
+@dataclass(frozen=True)
+class Installed:
+    version: PythonVersion
+    url: str
+    bytes: int
+    seconds: float
+
+
+def install_runtime(
+    version: PythonVersion,
+    dest: Path,
+    *,
+    stack: str | None,
+    arch: str | None,
+    installer: Installer | None = None,
+    cache_dir: Path | None = None,
+) -> Installed:
+    """Install ``version`` into ``dest`` (then ``dest/bin/python3`` is the runtime)."""
+    install = installer or default_installer()
+    start = time.monotonic()
+    try:
+        result = install(version, dest, stack=stack, arch=arch, progress=False, cache_dir=cache_dir)
+    except PyBuildpackError:
+        raise
+    except Exception as exc:  # the provisioning layer types what it knows; the rest is here
+        raise PythonInstallFailed(version=version, detail=f"{type(exc).__name__}: {exc}") from exc
+    if not (dest / "bin" / "python3").exists():
+        raise PythonInstallFailed(
+            version=version, detail=f"the install finished but {dest}/bin/python3 is missing"
+        )
+    return Installed(
+        version=version,
+        url=str(getattr(result, "url", "")),
+        bytes=int(getattr(result, "bytes", 0) or 0),
+        seconds=float(getattr(result, "seconds", time.monotonic() - start)),
+    )
