@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 
 from pybuildpack.buildpack import classic, cnb
-from pybuildpack.buildpack.build_cache import link_tree
 from pybuildpack.buildpack.log import BuildLog
 from pybuildpack.catalog import bundled_catalog_text
 from pybuildpack.version import PythonVersion
@@ -58,9 +57,42 @@ def local_series() -> list[str]:
     return found
 
 
+def copy_runtime(base: Path, dest: Path, version: PythonVersion) -> None:
+    """Hard-link a local CPython install to ``dest``, without its third-party packages and
+    its test suite (pip stays: the pyenv build has it where a runtime archive has none)."""
+    lib = f"lib/python{version.series}"
+    skip = {base / lib / "test", base / lib / "idlelib", base / lib / "tkinter"}
+    site = base / lib / "site-packages"
+    for dirpath, dirnames, filenames in os.walk(base):
+        d = Path(dirpath)
+        rel = d.relative_to(base)
+        (dest / rel).mkdir(parents=True, exist_ok=True)
+        keep = []
+        for name in dirnames:
+            full = d / name
+            if full in skip:
+                continue
+            if d == site and not (name == "pip" or name.startswith("pip-")):
+                continue
+            if full.is_symlink():
+                os.symlink(os.readlink(full), dest / rel / name)
+                continue
+            keep.append(name)
+        dirnames[:] = keep
+        for name in filenames:
+            full = d / name
+            if d == site:
+                continue
+            if full.is_symlink():
+                os.symlink(os.readlink(full), dest / rel / name)
+            else:
+                os.link(full, dest / rel / name)
+
+
 @dataclass
 class FakeInstaller:
-    """Same signature as ``provision.api.install_python``; installs a venv of a local CPython."""
+    """Same signature as ``provision.api.install_python``; copies a local CPython of the
+    requested major (whatever the patch) and counts its calls."""
 
     calls: list[dict[str, Any]] = field(default_factory=list)
 
@@ -69,19 +101,7 @@ class FakeInstaller:
         base = local_cpython(str(version.series))
         if base is None:
             pytest.skip(f"no local CPython {version.series} for the fake installer")
-        subprocess.run(
-            [str(base / "bin" / "python3"), "-m", "venv", "--without-pip", str(dest)],
-            check=True,
-        )
-        lib = f"lib/python{version.series}"
-        (dest / lib / "ensurepip").mkdir(parents=True)
-        shutil.copytree(
-            base / lib / "ensurepip" / "_bundled", dest / lib / "ensurepip" / "_bundled"
-        )
-        site = base / lib / "site-packages"
-        for item in site.iterdir():
-            if item.name == "pip" or (item.name.startswith("pip-") and item.suffix == ".dist-info"):
-                link_tree(item, dest / lib / "site-packages" / item.name)
+        copy_runtime(base, dest, version)
         (dest / "RUNTIME").write_text(f"{version}\n")
 
         class Result:

@@ -25,7 +25,7 @@ def newer() -> str:
 def runtime_file(platform: ClassicPlatform) -> Path:
     gen = BuildCache(platform.cache_dir).runtime_tree()
     assert gen is not None
-    return gen / "pyvenv.cfg"
+    return gen / "RUNTIME"
 
 
 def test_first_build_uses_default_and_records_everything(platform: ClassicPlatform) -> None:
@@ -140,7 +140,7 @@ def test_warm_rebuild_reuses_runtime_without_reinstalling(platform: ClassicPlatf
     after = os.stat(runtime_file(platform))
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     # the new build dir's runtime is the very same file (hard link), not a re-extraction
-    cfg = os.stat(second_dir / ".heroku" / "python" / "pyvenv.cfg")
+    cfg = os.stat(second_dir / ".heroku" / "python" / "RUNTIME")
     assert cfg.st_ino == before.st_ino
     assert platform.report()["cache_status"] == "reused"
 
