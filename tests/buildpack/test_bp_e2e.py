@@ -119,3 +119,50 @@ def loopback_tools() -> tuple[object, object]:
     except ImportError as exc:
         pytest.skip(f"provisioning layer or its test helpers not available yet: {exc}")
     return loopback, runtime_archive
+
+
+UV_PYPROJECT = """\
+[project]
+name = "uvapp"
+version = "0.1.0"
+requires-python = ">=3.10"
+dependencies = []
+"""
+UV_LOCK = """\
+version = 1
+revision = 5
+requires-python = ">=3.10"
+
+[[package]]
+name = "uvapp"
+version = "0.1.0"
+source = { virtual = "." }
+"""
+
+
+def test_uv_app_builds_and_reuses_its_tool(tmp_path: Path) -> None:
+    """A real uv build: uv comes from the wheelhouse (pip download uv==<pinned>)."""
+    from pybuildpack.buildpack.deps import TOOL_VERSIONS, PackageManager
+
+    house = wheelhouse()
+    version = TOOL_VERSIONS[PackageManager.UV]
+    if not any(house.glob(f"uv-{version}-*.whl")):
+        pytest.skip(f"no uv {version} wheel in {house} (pip download uv=={version})")
+    series = local_series()[-1]
+    env = base_env(tmp_path)
+    env["PIP_FIND_LINKS"] = str(house)
+    env["PYBUILDPACK_CATALOG"] = str(write_catalog(tmp_path / "catalog.json", series))
+    installer = FakeInstaller()
+    for n in (1, 2):
+        build_dir = tmp_path / f"build{n}"
+        build_dir.mkdir()
+        (build_dir / "pyproject.toml").write_text(UV_PYPROJECT)
+        (build_dir / "uv.lock").write_text(UV_LOCK)
+        (build_dir / ".python-version").write_text(f"{series}\n")
+        out, err = io.StringIO(), io.StringIO()
+        code = classic.compile(build_dir, tmp_path / "cache", None, environ=env,
+                               installer=installer, log=BuildLog(out=out, err=err))  # fmt: skip
+        assert code == 0, out.getvalue() + err.getvalue()
+        expected = f"Installing uv {version}" if n == 1 else f"Using cached uv {version}"
+        assert expected in out.getvalue()
+    assert len(installer.calls) == 1
