@@ -152,3 +152,13 @@ def test_missing_layers_dir_is_an_invocation_error(lifecycle: Callable[..., Life
     err = io.StringIO()
     assert cnb.build(lc.app, environ=env, log=BuildLog(out=io.StringIO(), err=err)) == 1
     assert "[buildpack::invalid-invocation]" in err.getvalue()
+
+
+def test_bin_build_runs_through_the_shim(lifecycle: Callable[..., Lifecycle]) -> None:
+    """bin/build as the lifecycle runs it (subprocess, cwd = app): a fir-rule failure."""
+    lc = with_catalog(lifecycle({**REQS, "runtime.txt": "python-3.12\n"}, fake=False))
+    built = lc.build()
+    assert built.code == 1
+    assert "[runtime-txt::not-supported]" in built.err
+    assert "Traceback" not in built.log
+    assert not (lc.layers / "pybuildpack-runner.toml").exists()  # no runner venv was made
