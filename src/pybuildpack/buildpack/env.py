@@ -89,7 +89,7 @@ def profile_script(
         app = shlex.quote(str(app_home))
         lines += [
             f'if [ "$HOME" != {app} ] && [ ! -e {app}/.heroku/python ] && [ -w {app} ]; then',
-            f'  mkdir -p {app}/.heroku && ln -s "{home}" {app}/.heroku/python 2>/dev/null || :',
+            f'  mkdir -p {app}/.heroku && ln -sfn "{home}" {app}/.heroku/python 2>/dev/null || :',
             "fi",
         ]
     return "\n".join(lines) + "\n"
