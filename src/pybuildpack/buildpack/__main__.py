@@ -19,7 +19,12 @@ def main(argv: list[str]) -> int:
         )
         return 2
     phase = argv[0]
-    cnb = bool(os.environ.get("CNB_BUILD_PLAN_PATH") or os.environ.get("CNB_LAYERS_DIR"))
+    # The lifecycle gives detect no argument and CNB_* variables; classic platforms a BUILD_DIR.
+    cnb = bool(
+        os.environ.get("CNB_BUILD_PLAN_PATH")
+        or os.environ.get("CNB_LAYERS_DIR")
+        or (len(argv) == 1 and os.environ.get("CNB_PLATFORM_DIR"))
+    )
     if phase == "build" or (phase == "detect" and cnb):
         from pybuildpack.buildpack import cnb as cnb_mod
 
