@@ -377,3 +377,95 @@ class AppHomeNotLinked(BuildWarning):
     app_home: str
     build_dir: str
     reason: str
+
+
+# ---- provisioning
+
+
+@dataclass(eq=False)
+class DownloadsFileInvalid(PyBuildpackError):
+    id: ClassVar[str] = "install-python::invalid-downloads-file"
+    path: str
+    detail: str
+
+
+@dataclass(eq=False)
+class SourceUnknown(PyBuildpackError):
+    id: ClassVar[str] = "install-python::unknown-source"
+    source: str
+    known: tuple[str, ...]
+
+
+@dataclass(eq=False)
+class NoDownloadForVersion(PyBuildpackError):
+    """The source needs per-version metadata (e.g. a release tag) that the data lacks."""
+
+    id: ClassVar[str] = "install-python::no-download"
+    version: PythonVersion
+    source: str
+    target: str
+
+
+@dataclass(eq=False)
+class ChecksumUnavailable(PyBuildpackError):
+    id: ClassVar[str] = "install-python::checksum-unavailable"
+    url: str
+    sums_url: str
+    detail: str
+
+
+@dataclass(eq=False)
+class ChecksumMismatch(PyBuildpackError):
+    id: ClassVar[str] = "install-python::checksum-mismatch"
+    url: str
+    expected: str
+    actual: str
+
+
+@dataclass(eq=False)
+class DownloadFailed(PyBuildpackError):
+    id: ClassVar[str] = "install-python::download-failed"
+    url: str
+    detail: str
+
+
+@dataclass(eq=False)
+class DownloadTimeout(PyBuildpackError):
+    id: ClassVar[str] = "install-python::timeout"
+    url: str
+    seconds: float
+
+
+@dataclass(eq=False)
+class DiskFull(PyBuildpackError):
+    id: ClassVar[str] = "install-python::disk-full"
+    path: str
+
+
+@dataclass(eq=False)
+class UnsafeArchive(PyBuildpackError):
+    id: ClassVar[str] = "install-python::unsafe-archive"
+    url: str
+    member: str
+    reason: str
+
+
+@dataclass(eq=False)
+class ArchiveCorrupt(PyBuildpackError):
+    id: ClassVar[str] = "install-python::corrupt-archive"
+    url: str
+    detail: str
+
+
+@dataclass(eq=False)
+class BrokenRuntime(PyBuildpackError):
+    id: ClassVar[str] = "install-python::broken-runtime"
+    version: PythonVersion
+    command: str
+    output: str
+
+
+@dataclass(frozen=True)
+class InstallUnverified(BuildWarning):
+    id: ClassVar[str] = "install-python::unverified"
+    url: str

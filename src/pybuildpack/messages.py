@@ -848,3 +848,149 @@ app runs from {w.build_dir}, but not after the app is moved to {w.app_home}.
 Set PYBUILDPACK_APP_HOME to the directory the app runs from, and make it writable.
 """,
     )
+
+
+# --------------------------------------------------------------------------- provisioning
+
+
+@renders(e.DownloadsFileInvalid)
+def _(err: e.DownloadsFileInvalid) -> tuple[str, str]:
+    return (
+        "The download metadata cannot be used",
+        f"{err.path} is invalid: {err.detail}\n\nFix it, or unset PYBUILDPACK_DOWNLOADS / "
+        "--downloads to use the bundled download metadata.",
+    )
+
+
+@renders(e.SourceUnknown)
+def _(err: e.SourceUnknown) -> tuple[str, str]:
+    return (
+        f"Unknown runtime source '{err.source}'",
+        f"Use one of: {', '.join(err.known)} (--source or PYBUILDPACK_SOURCE).",
+    )
+
+
+@renders(e.NoDownloadForVersion)
+def _(err: e.NoDownloadForVersion) -> tuple[str, str]:
+    return (
+        f"No known {err.source} download of Python {err.version} for {err.target}",
+        f"""
+The {err.source} source needs per-version download metadata (release tag, file name,
+checksum), and the metadata in use has none for Python {err.version} on {err.target}.
+
+Do one of:
+
+    pybuildpack pin . {err.version.series}
+
+(a major version resolves to a release the metadata knows), or install from another source
+(--source heroku), or point --downloads / PYBUILDPACK_DOWNLOADS at metadata that lists it.
+""",
+    )
+
+
+@renders(e.ChecksumUnavailable)
+def _(err: e.ChecksumUnavailable) -> tuple[str, str]:
+    return (
+        "No checksum to verify the Python archive against",
+        f"""
+Every archive is verified before it is installed, but no sha256 is known for {err.url}:
+the download metadata has none and {err.sums_url} could not be used ({err.detail}).
+
+Publish a SHA256SUMS file (sha256sum format) next to the archives on your mirror, add the
+sha256 to the download metadata, or - only if you trust the network path - pass
+--allow-unverified.
+""",
+    )
+
+
+@renders(e.ChecksumMismatch)
+def _(err: e.ChecksumMismatch) -> tuple[str, str]:
+    return (
+        "The Python archive failed verification",
+        f"""
+The sha256 of {err.url} is {err.actual}, but {err.expected} was expected. Nothing was
+installed and the download was discarded.
+
+The archive may have been corrupted in transit, or replaced on the server or mirror. Retry
+the build; if it fails again, check the mirror's contents against its SHA256SUMS.
+""",
+    )
+
+
+@renders(e.DownloadFailed)
+def _(err: e.DownloadFailed) -> tuple[str, str]:
+    return (
+        "Unable to download Python",
+        f"""
+Downloading {err.url} failed: {err.detail}
+
+This is often temporary (network or server trouble): retry the build. If it persists,
+check the URL, your mirror (--mirror / PYBUILDPACK_MIRROR) and network access.
+""",
+    )
+
+
+@renders(e.DownloadTimeout)
+def _(err: e.DownloadTimeout) -> tuple[str, str]:
+    return (
+        "Downloading Python timed out",
+        f"No data arrived from {err.url} for {err.seconds:g} seconds, even after retries. "
+        "Retry the build; if it persists, use a closer mirror (--mirror).",
+    )
+
+
+@renders(e.DiskFull)
+def _(err: e.DiskFull) -> tuple[str, str]:
+    return (
+        "No space left on the device",
+        f"Installing Python into {err.path} ran out of disk space. Nothing was installed. Free "
+        "some space (or clear the download cache: pybuildpack cache clear) and retry.",
+    )
+
+
+@renders(e.UnsafeArchive)
+def _(err: e.UnsafeArchive) -> tuple[str, str]:
+    return (
+        "The Python archive is unsafe to extract",
+        f"""
+{err.url} contains the entry '{err.member}', which {err.reason}. Runtime archives must only
+contain files inside their own directory, so nothing was installed.
+
+Check where the archive comes from (--mirror / PYBUILDPACK_MIRROR); a genuine runtime
+archive never contains such entries.
+""",
+    )
+
+
+@renders(e.ArchiveCorrupt)
+def _(err: e.ArchiveCorrupt) -> tuple[str, str]:
+    return (
+        "The Python archive cannot be unpacked",
+        f"Unpacking {err.url} failed: {err.detail}. Nothing was installed. Retry; if it "
+        "persists, the archive on the server is damaged or is not a runtime archive.",
+    )
+
+
+@renders(e.BrokenRuntime)
+def _(err: e.BrokenRuntime) -> tuple[str, str]:
+    output = "\n".join(f"    {line}" for line in err.output.strip().splitlines()[-15:])
+    return (
+        f"The installed Python {err.version} does not work",
+        f"""
+After unpacking, '{err.command}' failed:
+
+{output or "    (no output)"}
+
+Nothing was installed. The archive may be built for another system (CPU architecture or
+C library), or be incomplete.
+""",
+    )
+
+
+@renders(e.InstallUnverified)
+def _(w: e.InstallUnverified) -> tuple[str, str]:
+    return (
+        "Installed Python without verifying its checksum",
+        f"{w.url} was installed with --allow-unverified: its contents were not checked "
+        "against a known sha256. Publish SHA256SUMS next to your archives to verify them.",
+    )

@@ -1,0 +1,131 @@
+"""``pybuildpack install``: resolve the app's version, then install that runtime."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from pybuildpack.app import resolve_app
+from pybuildpack.catalog import load_catalog
+from pybuildpack.cli import add_common_options
+from pybuildpack.commands._shared import (
+    add_platform_options,
+    host_arch,
+    parse_cached_version,
+    platform_args,
+)
+from pybuildpack.commands.resolve import explain
+from pybuildpack.messages import render
+from pybuildpack.output import Output
+from pybuildpack.version import Generation
+
+HELP = """\
+Resolve the Python version of the app in APP_DIR (like 'pybuildpack resolve'), then
+download, verify and install that exact CPython into DEST, so that DEST/bin/python3 is it.
+
+The archive is verified against a sha256 from the download metadata or a SHA256SUMS file
+next to it; it is unpacked beside DEST and renamed into place, so DEST never holds a
+half-installed runtime. Archives are kept in a download cache shared by concurrent installs;
+installing what DEST already holds does nothing.
+
+sources:
+  pbs       python-build-standalone install_only archives (default)
+  heroku    python-X.Y.Z-ubuntu-NN.04-ARCH.tar.zst archives (needs --stack)
+Use --mirror (or PYBUILDPACK_MIRROR) for a mirror with the same layout, including a
+file:// folder for air-gapped machines.
+
+environment:
+  PYBUILDPACK_SOURCE, PYBUILDPACK_MIRROR, PYBUILDPACK_DOWNLOADS, PYBUILDPACK_CACHE_DIR,
+  PYBUILDPACK_HTTP_TIMEOUT (seconds, default 30), PYBUILDPACK_HTTP_RETRIES (default 4)
+"""
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "install",
+        help="resolve and install the app's Python runtime",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("app_dir", metavar="APP_DIR")
+    p.add_argument("--dest", required=True, metavar="DIR", help="where to install the runtime")
+    p.add_argument("--source", choices=["pbs", "heroku"], help="archive source (default: pbs)")
+    p.add_argument("--mirror", metavar="URL", help="base URL replacing the source's (http, file)")
+    p.add_argument("--cache-dir", metavar="DIR", help="download cache (default: user cache dir)")
+    p.add_argument("--downloads", metavar="FILE", help="download metadata to use (JSON)")
+    p.add_argument(
+        "--allow-unverified",
+        action="store_true",
+        help="install even when no sha256 is known for the archive (not recommended)",
+    )
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a download progress bar (default: only on a terminal)",
+    )
+    add_platform_options(p)
+    add_common_options(p)
+    p.set_defaults(func=run_install)
+
+
+def run_install(args: argparse.Namespace, out: Output) -> int:
+    from pybuildpack.provision.api import install_python
+
+    catalog = load_catalog(args.catalog)
+    stack, arch = platform_args(args)
+    generation = Generation(args.generation)
+    resolution = resolve_app(
+        Path(args.app_dir),
+        catalog,
+        generation=generation,
+        stack=stack,
+        arch=arch,
+        cached_version=parse_cached_version(args.cached_version),
+    )
+    out.info(out.style(explain(resolution), "green"))
+    for w in resolution.warnings:
+        out.diagnostic(render(w), "warning")
+    result = install_python(
+        resolution.version,
+        Path(args.dest),
+        source=args.source,
+        mirror=args.mirror,
+        cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+        stack=stack,
+        arch=arch or host_arch(),
+        progress=False if (args.quiet or args.json) else args.progress,
+        allow_unverified=args.allow_unverified,
+        downloads=Path(args.downloads) if args.downloads else None,
+        catalog=catalog,
+        requested=resolution.requested,
+    )
+    for w in result.warnings:
+        out.diagnostic(render(w), "warning")
+    how = (
+        "already installed"
+        if result.already_installed
+        else (
+            "from the download cache" if result.cache_hit else f"{result.bytes:,} bytes downloaded"
+        )
+    )
+    out.info(f"Installed Python {result.version} in {result.dest} ({how}, {result.seconds:.2f} s)")
+    out.result(str(result.dest))
+    out.emit_json(
+        {
+            "version": str(result.version),
+            "requested": str(resolution.requested),
+            "origin": resolution.requested.origin.value,
+            "generation": generation.value,
+            "source": result.source,
+            "url": result.url,
+            "sha256": result.sha256,
+            "bytes": result.bytes,
+            "seconds": round(result.seconds, 3),
+            "cache_hit": result.cache_hit,
+            "already_installed": result.already_installed,
+            "dest": str(result.dest),
+            "warnings": [render(w).as_json() for w in (*resolution.warnings, *result.warnings)],
+        }
+    )
+    return 0

@@ -1,0 +1,106 @@
+"""Make an unpacked runtime work where it landed, then prove it does.
+
+* Scripts in ``bin/`` whose ``#!`` line names a Python at a build-time path that does not
+  exist here (or at the runtime's own temporary path) get a ``/bin/sh`` trampoline that
+  runs the interpreter next to the script, wherever the runtime is moved later.
+* ``bin/python3 --version`` must print the expected version and ``-m pip --version`` must
+  work; pip is bootstrapped from the runtime's own bundled wheel (ensurepip, offline) when
+  the archive has none.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from pybuildpack.errors import BrokenRuntime
+from pybuildpack.version import PythonVersion
+
+_TRAMPOLINE = """#!/bin/sh
+'''exec' "$(dirname -- "$(realpath -- "$0")")/{interpreter}" "$0" "$@"
+' '''
+"""
+
+
+def fix_shebangs(root: Path) -> list[str]:
+    """Rewrite scripts in ``root/bin`` whose Python is missing, or is inside ``root`` by an
+    absolute path (which breaks when the runtime moves). Returns the names rewritten."""
+    real_root = root.resolve()
+    fixed: list[str] = []
+    bindir = root / "bin"
+    if not bindir.is_dir():
+        return fixed
+    for script in sorted(bindir.iterdir()):
+        if script.is_symlink() or not script.is_file():
+            continue
+        try:
+            with script.open("rb") as f:
+                head = f.read(512)
+        except OSError:
+            continue
+        if not head.startswith(b"#!"):
+            continue
+        first = head.split(b"\n", 1)[0][2:].strip().split()
+        if not first:
+            continue
+        interpreter = first[0].decode("utf-8", "replace")
+        name = os.path.basename(interpreter)
+        if not name.startswith("python"):
+            continue
+        inside = Path(interpreter).resolve().is_relative_to(real_root)
+        if os.path.exists(interpreter) and not inside:
+            continue
+        local = name if (bindir / name).exists() else "python3"
+        data = script.read_bytes()
+        body = data.split(b"\n", 1)[1] if b"\n" in data else b""
+        script.write_bytes(_TRAMPOLINE.format(interpreter=local).encode() + body)
+        fixed.append(script.name)
+    return fixed
+
+
+def _run(root: Path, version: PythonVersion, *args: str) -> subprocess.CompletedProcess[str]:
+    python = root / "bin" / "python3"
+    command = [str(python), *args]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env["PYTHONNOUSERSITE"] = "1"
+    try:
+        return subprocess.run(
+            command, capture_output=True, text=True, env=env, timeout=300, check=False
+        )
+    except OSError as exc:
+        raise BrokenRuntime(
+            version=version, command=" ".join(["bin/python3", *args]), output=str(exc)
+        ) from None
+
+
+def verify(root: Path, version: PythonVersion) -> None:
+    """Raise ``BrokenRuntime`` unless the runtime in ``root`` runs and has a working pip."""
+    if not (root / "bin" / "python3").exists():
+        raise BrokenRuntime(version=version, command="bin/python3", output="bin/python3 is missing")
+    proc = _run(root, version, "--version")
+    printed = (proc.stdout + proc.stderr).strip()
+    if proc.returncode != 0 or printed != f"Python {version}":
+        raise BrokenRuntime(
+            version=version,
+            command="bin/python3 --version",
+            output=printed + f"\n(expected: Python {version})",
+        )
+    pip = _run(root, version, "-m", "pip", "--version")
+    if pip.returncode != 0:
+        boot = _run(root, version, "-m", "ensurepip", "--default-pip")
+        if boot.returncode != 0:
+            raise BrokenRuntime(
+                version=version,
+                command="bin/python3 -m ensurepip --default-pip",
+                output=boot.stdout + boot.stderr,
+            )
+        pip = _run(root, version, "-m", "pip", "--version")
+        if pip.returncode != 0:
+            raise BrokenRuntime(
+                version=version,
+                command="bin/python3 -m pip --version",
+                output=pip.stdout + pip.stderr,
+            )
+    if not (root / "bin" / "python").exists():
+        (root / "bin" / "python").symlink_to("python3")
