@@ -1,8 +1,8 @@
 """Make an unpacked runtime work where it landed, then prove it does.
 
-* Scripts in ``bin/`` whose ``#!`` line names a Python at a build-time path that does not
-  exist here (or at the runtime's own temporary path) get a ``/bin/sh`` trampoline that
-  runs the interpreter next to the script, wherever the runtime is moved later.
+* Scripts in ``bin/`` whose ``#!`` line names a Python by absolute path (a build-time
+  prefix, or the runtime's own temporary path) get a ``/bin/sh`` trampoline that runs the
+  interpreter next to the script, wherever the runtime is moved later.
 * ``bin/python3 --version`` must print the expected version and ``-m pip --version`` must
   work; pip is bootstrapped from the runtime's own bundled wheel (ensurepip, offline) when
   the archive has none.
@@ -24,9 +24,9 @@ _TRAMPOLINE = """#!/bin/sh
 
 
 def fix_shebangs(root: Path) -> list[str]:
-    """Rewrite scripts in ``root/bin`` whose Python is missing, or is inside ``root`` by an
-    absolute path (which breaks when the runtime moves). Returns the names rewritten."""
-    real_root = root.resolve()
+    """Rewrite scripts in ``root/bin`` whose ``#!`` names a Python by absolute path (a
+    build-time prefix, or this runtime's own temporary path) so they run the interpreter
+    next to them instead. Returns the names rewritten."""
     fixed: list[str] = []
     bindir = root / "bin"
     if not bindir.is_dir():
@@ -41,16 +41,13 @@ def fix_shebangs(root: Path) -> list[str]:
             continue
         if not head.startswith(b"#!"):
             continue
-        first = head.split(b"\n", 1)[0][2:].strip().split()
-        if not first:
+        words = head.split(b"\n", 1)[0][2:].strip().split()
+        if not words:
             continue
-        interpreter = first[0].decode("utf-8", "replace")
+        interpreter = words[0].decode("utf-8", "replace")
         name = os.path.basename(interpreter)
-        if not name.startswith("python"):
-            continue
-        inside = Path(interpreter).resolve().is_relative_to(real_root)
-        if os.path.exists(interpreter) and not inside:
-            continue
+        if not interpreter.startswith("/") or not name.startswith("python"):
+            continue  # e.g. "#!/usr/bin/env python3": not tied to a prefix
         local = name if (bindir / name).exists() else "python3"
         data = script.read_bytes()
         body = data.split(b"\n", 1)[1] if b"\n" in data else b""
