@@ -1,0 +1,83 @@
+"""End to end through the real platform contract: ``bin/compile`` (a subprocess, as a
+Heroku-style platform runs it) installs a real local CPython from a loopback archive source
+with the real provisioning layer, installs the example app's dependencies offline, and the
+app's web process then answers HTTP 200. A second build on the same cache downloads and
+unpacks nothing."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from bp_support import REPO, base_env, local_cpython
+from test_bp_e2e import EXAMPLE, serve_and_get, wheelhouse, wheelhouse_series
+
+from provisioning.archives import (
+    downloads_doc,
+    pack_dir,
+    patchelf,
+    pbs_name,
+    relocatable_copy,
+    sha256,
+    write_json,
+)
+from provisioning.loopback import serve
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def bin_compile(build: Path, cache: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    env_dir = build.parent / f"{build.name}-env"
+    env_dir.mkdir(exist_ok=True)
+    return subprocess.run(
+        [str(REPO / "bin" / "compile"), str(build), str(cache), str(env_dir)],
+        env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+
+
+def test_bin_compile_from_loopback_serves_http_200(tmp_path: Path) -> None:
+    house = wheelhouse()
+    series = wheelhouse_series(house)
+    source = local_cpython(series)
+    if source is None or patchelf() is None:
+        pytest.skip(f"needs a local CPython {series} (pyenv) and patchelf")
+    version = relocatable_copy(source, tmp_path / "runtime" / "python")
+    archive = pack_dir(tmp_path / "runtime" / "python", "pbs")
+    name = pbs_name(str(version))
+
+    with serve() as server:
+        server.files[f"/20260101/{name}"] = archive
+        entry = {
+            "version": str(version), "release": "20260101", "target": "x86_64-unknown-linux-gnu",
+            "file": name, "sha256": sha256(archive),
+        }  # fmt: skip
+        env = base_env(tmp_path)
+        env.update(
+            PYBUILDPACK_PYTHON=sys.executable,
+            PYBUILDPACK_DOWNLOADS=str(
+                write_json(tmp_path / "d.json", downloads_doc(server.url, [entry]))
+            ),
+            PYBUILDPACK_CACHE_DIR=str(tmp_path / "downloads"),
+            PIP_FIND_LINKS=str(house),
+        )
+        cache = tmp_path / "cache"
+        builds = []
+        for i in range(2):
+            build = tmp_path / f"build{i}"
+            shutil.copytree(EXAMPLE, build)
+            (build / ".python-version").write_text(f"{version}\n")
+            proc = bin_compile(build, cache, env)
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+            builds.append((build, proc.stdout + proc.stderr))
+        assert server.hits[f"/20260101/{name}"] == 1  # the second build downloaded nothing
+
+    first_log, second_log = builds[0][1], builds[1][1]
+    assert f"Python {version}" in first_log
+    assert "Successfully installed" in first_log
+    assert f"Using cached Python {version}" in second_log  # reused from the build cache
+    assert "Installing Python" not in second_log
+    answer = serve_and_get(builds[1][0])
+    assert answer == {"message": "Hello from pybuildpack", "python": str(version)}
