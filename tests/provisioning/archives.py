@@ -25,14 +25,16 @@ PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT", "/root/.pyenv")) / "versions"
 
 
 def fake_python_script(version: str, *, pip: bool = True) -> str:
+    """A shell stand-in for bin/python3 that answers the installer's checks."""
     pip_line = (
         'echo "pip 99.0 from fake"; exit 0' if pip else 'echo "No module named pip" >&2; exit 1'
     )
     return f"""#!/bin/sh
-case "$1 $2" in
-  "--version "*) echo "Python {version}"; exit 0 ;;
-  "-m pip") {pip_line} ;;
-  "-m ensurepip") exit 1 ;;
+[ "$1" = "-I" ] && shift
+case "$1" in
+  --version) echo "Python {version}"; exit 0 ;;
+  -c) echo "Python {version}"; echo "{"pip" if pip else "no-pip"}"; exit 0 ;;
+  -m) case "$2" in pip) {pip_line} ;; ensurepip) exit 1 ;; esac ;;
 esac
 exit 0
 """

@@ -3,9 +3,9 @@
 * Scripts in ``bin/`` whose ``#!`` line names a Python by absolute path (a build-time
   prefix, or the runtime's own temporary path) get a ``/bin/sh`` trampoline that runs the
   interpreter next to the script, wherever the runtime is moved later.
-* ``bin/python3 --version`` must print the expected version and ``-m pip --version`` must
-  work; pip is bootstrapped from the runtime's own bundled wheel (ensurepip, offline) when
-  the archive has none.
+* ``bin/python3`` must run and report the expected version, and pip must be importable;
+  pip is bootstrapped from the runtime's own bundled wheel (ensurepip, offline) when the
+  archive has none, and then ``-m pip --version`` must work.
 """
 
 from __future__ import annotations
@@ -71,28 +71,40 @@ def _run(root: Path, version: PythonVersion, *args: str) -> subprocess.Completed
         ) from None
 
 
+_PROBE = (
+    "import sys, importlib.util as u; "
+    "print('Python %d.%d.%d' % sys.version_info[:3]); "
+    "print('pip' if u.find_spec('pip') else 'no-pip')"
+)
+
+
 def verify(root: Path, version: PythonVersion) -> None:
-    """Raise ``BrokenRuntime`` unless the runtime in ``root`` runs and has a working pip."""
+    """Raise ``BrokenRuntime`` unless the runtime in ``root`` runs as ``version`` and has pip.
+
+    One interpreter start checks the version and that pip is importable (without importing
+    it: that would compile pip on every install). Only when pip has to be bootstrapped is
+    ``-m pip --version`` run, to prove the bootstrap worked.
+    """
     if not (root / "bin" / "python3").exists():
         raise BrokenRuntime(version=version, command="bin/python3", output="bin/python3 is missing")
-    proc = _run(root, version, "--version")
-    printed = (proc.stdout + proc.stderr).strip()
+    proc = _run(root, version, "-I", "-c", _PROBE)
+    lines = proc.stdout.split()
+    printed = " ".join(lines[:2])
     if proc.returncode != 0 or printed != f"Python {version}":
         raise BrokenRuntime(
             version=version,
-            command="bin/python3 --version",
-            output=printed + f"\n(expected: Python {version})",
+            command="bin/python3 -c <version check>",
+            output=(proc.stdout + proc.stderr).strip() + f"\n(expected: Python {version})",
         )
-    pip = _run(root, version, "-m", "pip", "--version")
-    if pip.returncode != 0:
-        boot = _run(root, version, "-m", "ensurepip", "--default-pip")
+    if lines[-1] != "pip":
+        boot = _run(root, version, "-I", "-m", "ensurepip", "--default-pip")
         if boot.returncode != 0:
             raise BrokenRuntime(
                 version=version,
                 command="bin/python3 -m ensurepip --default-pip",
                 output=boot.stdout + boot.stderr,
             )
-        pip = _run(root, version, "-m", "pip", "--version")
+        pip = _run(root, version, "-I", "-m", "pip", "--version")
         if pip.returncode != 0:
             raise BrokenRuntime(
                 version=version,
