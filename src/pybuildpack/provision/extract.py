@@ -9,10 +9,12 @@ folder is stripped) and extracted at once. This costs far less than tarfile's ge
 from __future__ import annotations
 
 import errno
-import gzip
 import posixpath
+import queue
 import tarfile
-from typing import IO, cast
+import threading
+import zlib
+from typing import IO, Any, cast
 
 from pybuildpack.errors import ArchiveCorrupt, DiskFull, UnsafeArchive
 from pybuildpack.provision.download import Readable
@@ -23,15 +25,101 @@ ZSTD_MAX_WINDOW = 1 << 31  # archives made with --long need windows beyond the 8
 _FULLY_TRUSTED = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
 
 
-def decompressed(stream: Readable, compression: Compression) -> IO[bytes]:
-    if compression == "zst":
-        import zstandard
+_EOF = object()
+_PUMP_CHUNK = 1 << 20
 
-        dctx = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
-        return cast(
-            IO[bytes], dctx.stream_reader(stream, read_size=1 << 20, read_across_frames=True)
-        )
-    return cast(IO[bytes], gzip.GzipFile(fileobj=cast(IO[bytes], stream), mode="rb"))
+
+class ThreadedDecompressor:
+    """A ``read(n)`` stream of the decompressed bytes of ``source``.
+
+    A background thread reads ``source`` in large chunks (so downloading, hashing and
+    decompressing - which all release the GIL - overlap with extraction on the main thread)
+    and reads it to the end, so a hashing source sees every byte. Multi-member gzip and
+    multi-frame zstd streams are handled; a stream that ends early is an error.
+    """
+
+    def __init__(self, source: Readable, compression: Compression) -> None:
+        self._source = source
+        self._compression = compression
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=64)
+        self._buffer = b""
+        self._offset = 0
+        self._done = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._pump, name="pybuildpack-unpack", daemon=True)
+        self._thread.start()
+
+    def _new(self) -> Any:
+        if self._compression == "zst":
+            import zstandard
+
+            return zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW).decompressobj()
+        return zlib.decompressobj(wbits=31)
+
+    def _put(self, item: object) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _pump(self) -> None:
+        try:
+            d = self._new()
+            started = False
+            while not self._stop.is_set():
+                chunk = self._source.read(_PUMP_CHUNK)
+                if not chunk:
+                    break
+                while chunk:
+                    started = True
+                    out = d.decompress(chunk)
+                    if out:
+                        self._put(out)
+                    if d.eof:
+                        chunk = d.unused_data
+                        d = self._new()
+                        started = False
+                    else:
+                        chunk = b""
+            if self._compression == "gz":
+                tail = d.flush()
+                if tail:
+                    self._put(tail)
+            if started and not d.eof:
+                raise EOFError("the compressed stream ended before its end marker")
+            self._put(_EOF)
+        except BaseException as exc:  # handed to the reading thread
+            self._put(exc)
+
+    def read(self, n: int = -1, /) -> bytes:
+        parts: list[bytes] = []
+        size = 0
+        while (n < 0 or size < n) and not self._done:
+            if self._offset >= len(self._buffer):
+                item = self._queue.get()
+                if item is _EOF:
+                    self._done = True
+                    break
+                if isinstance(item, BaseException):
+                    self._done = True
+                    raise item
+                self._buffer, self._offset = item, 0  # type: ignore[assignment]
+            take = (
+                len(self._buffer) - self._offset
+                if n < 0
+                else min(n - size, len(self._buffer) - self._offset)
+            )
+            parts.append(self._buffer[self._offset : self._offset + take])
+            self._offset += take
+            size += take
+        return b"".join(parts)
+
+    def close(self) -> None:
+        """Stop the thread (early, on errors) and wait for it."""
+        self._stop.set()
+        self._thread.join(timeout=10)
 
 
 def _clean_name(name: str, strip: str | None) -> str | None:
@@ -67,8 +155,10 @@ def extract_stream(
 ) -> int:
     """Extract every member into ``dest`` (an existing empty directory). Returns the count."""
     count = 0
+    reader: ThreadedDecompressor | None = None
     try:
-        with tarfile.open(fileobj=decompressed(stream, compression), mode="r|") as tar:
+        reader = ThreadedDecompressor(stream, compression)
+        with tarfile.open(fileobj=cast(IO[bytes], reader), mode="r|", bufsize=1 << 16) as tar:
             for member in tar:
                 shown = member.name
                 name = _clean_name(member.name, strip)
@@ -106,21 +196,25 @@ def extract_stream(
                 member.uname = member.gname = ""
                 tar.extract(member, dest, set_attrs=True, numeric_owner=True, **_FULLY_TRUSTED)
                 count += 1
+        reader.read()  # the rest (tar's end padding), so the source is read to its end
     except (UnsafeArchive, DiskFull):
         raise
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise DiskFull(path=dest) from None
-        if exc.errno is None or isinstance(exc, (EOFError, gzip.BadGzipFile)):
+        if exc.errno is None:
             raise ArchiveCorrupt(url=url, detail=str(exc)) from None
         raise
-    except (tarfile.TarError, EOFError) as exc:
+    except (tarfile.TarError, EOFError, zlib.error) as exc:
         raise ArchiveCorrupt(url=url, detail=str(exc) or type(exc).__name__) from None
     except Exception as exc:
         # zstandard raises ZstdError (not an OSError) for a damaged stream.
         if type(exc).__name__ == "ZstdError":
             raise ArchiveCorrupt(url=url, detail=str(exc)) from None
         raise
+    finally:
+        if reader is not None:
+            reader.close()
     if count == 0:
         raise ArchiveCorrupt(url=url, detail="the archive is empty")
     return count

