@@ -317,9 +317,8 @@ class UvPythonVersionFileRequired(PyBuildpackError):
 
 
 @dataclass(eq=False)
-class UvRuntimeTxtNotSupported(PyBuildpackError):
-    id: ClassVar[str] = "runtime-txt::not-supported"
-    suggested: MajorVersion
+class UvRuntimeTxtNotSupported(RuntimeTxtNotSupported):
+    """The uv variant of ``RuntimeTxtNotSupported`` (same id): its fix uses ``uv python pin``."""
 
 
 @dataclass(eq=False)
