@@ -27,7 +27,7 @@ from pybuildpack.buildpack.build_cache import BuildCache, CacheState, decide, li
 from pybuildpack.buildpack.build_data import BuildData, read_report
 from pybuildpack.buildpack.deps import PackageManager
 from pybuildpack.buildpack.log import BuildLog
-from pybuildpack.buildpack.runtime import Installer, host_arch, install_runtime
+from pybuildpack.buildpack.runtime import Installer, install_runtime
 from pybuildpack.catalog import load_catalog
 from pybuildpack.errors import (
     AppHomeNotLinked,
@@ -39,6 +39,7 @@ from pybuildpack.errors import (
     UvPythonVersionFileRequired,
     UvRuntimeTxtNotSupported,
 )
+from pybuildpack.host import host_arch
 from pybuildpack.version import Generation, Origin, PythonVersion
 
 APP_HOME_ENV = "PYBUILDPACK_APP_HOME"

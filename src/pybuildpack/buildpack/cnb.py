@@ -23,7 +23,7 @@ from pybuildpack.buildpack.layers import Target
 from pybuildpack.buildpack.layers import dependencies as dep_layers
 from pybuildpack.buildpack.layers import python as python_layer
 from pybuildpack.buildpack.log import BuildLog
-from pybuildpack.buildpack.runtime import Installer, host_arch
+from pybuildpack.buildpack.runtime import Installer
 from pybuildpack.catalog import Catalog, load_catalog
 from pybuildpack.errors import (
     BuildpackInvocationInvalid,
@@ -31,6 +31,7 @@ from pybuildpack.errors import (
     PythonVersionNotSpecified,
     UvPythonVersionFileRequired,
 )
+from pybuildpack.host import host_arch
 from pybuildpack.version import Generation, Origin
 
 DETECT_PASS = 0

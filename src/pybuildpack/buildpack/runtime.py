@@ -6,9 +6,8 @@ imported lazily so the interfaces work, and can be unit-tested, on their own.
 
 from __future__ import annotations
 
-import platform
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,17 +26,6 @@ class InstallResultLike(Protocol):
 
 
 Installer = Callable[..., Any]
-
-_ARCHES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
-
-
-def host_arch(env: Mapping[str, str]) -> str:
-    """``PYBUILDPACK_ARCH``, else this machine's, in Go/OCI naming (amd64, arm64)."""
-    override = env.get("PYBUILDPACK_ARCH")
-    if override:
-        return override
-    machine = platform.machine().lower()
-    return _ARCHES.get(machine, machine)
 
 
 def default_installer() -> Installer:

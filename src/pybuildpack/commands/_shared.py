@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import platform
 from pathlib import Path
 
 from pybuildpack.errors import UsageError
+from pybuildpack.host import host_arch
 from pybuildpack.version import Generation, PythonVersion
-
-_MACHINE_TO_ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
-
-
-def host_arch() -> str | None:
-    """The host CPU in Go/OCI naming (amd64, arm64), or None if unsupported."""
-    return _MACHINE_TO_ARCH.get(platform.machine().lower())
 
 
 def add_platform_options(parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,22 @@
+"""Facts about the machine pybuildpack runs on."""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Mapping
+
+ARCH_ENV = "PYBUILDPACK_ARCH"
+# Kernel/Python machine names -> the Go/OCI names the catalog and CNB targets use.
+_ARCH_NAMES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+
+
+def host_arch(environ: Mapping[str, str] | None = None) -> str:
+    """``$PYBUILDPACK_ARCH``, else this machine's CPU, as ``amd64``/``arm64`` (other machine
+    names are returned as they are, so errors can name them)."""
+    env = os.environ if environ is None else environ
+    override = env.get(ARCH_ENV)
+    if override:
+        return override
+    machine = platform.machine().lower()
+    return _ARCH_NAMES.get(machine, machine)
