@@ -435,3 +435,18 @@ def test_disk_full_is_reported(
         install(pub, tmp_path / "py", tmp_path / "cache")
     assert exc.value.id == "install-python::disk-full"
     assert_nothing_installed(tmp_path / "py")
+
+
+def test_404_for_the_newest_patch_is_a_publishing_gap_not_a_bad_pin(
+    server: LoopbackServer, tmp_path: Path
+) -> None:
+    from pybuildpack.catalog import load_bundled_catalog
+
+    latest = load_bundled_catalog().default.latest
+    pub = publish_pbs(server, tmp_path, fake_archive(str(latest), "pbs"), version=str(latest))
+    del server.files[pub.path]
+    with pytest.raises(PyBuildpackError) as exc:
+        install_python(latest, tmp_path / "py", downloads=pub.downloads, arch="amd64",
+                       cache_dir=tmp_path / "c", progress=False)  # fmt: skip
+    assert exc.value.id == "install-python::download-failed"
+    assert "has not been published" in str(exc.value)

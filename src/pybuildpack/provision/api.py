@@ -34,6 +34,7 @@ from pybuildpack.errors import (
     PythonVersionUnknownPatch,
     UsageError,
 )
+from pybuildpack.host import host_arch
 from pybuildpack.provision import download
 from pybuildpack.provision.cache import DownloadCache
 from pybuildpack.provision.extract import extract_stream
@@ -44,7 +45,6 @@ from pybuildpack.version import Origin, PythonVersion, RequestedVersion
 MARKER = ".pybuildpack-runtime.json"
 _TEMP_TAG = "pybuildpack-tmp"
 _OLD_TAG = "pybuildpack-old"
-_ARCHES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 
 
 @dataclass(frozen=True)
@@ -59,13 +59,6 @@ class InstallResult:
     already_installed: bool = False
     source: str = ""
     warnings: tuple[InstallUnverified, ...] = ()
-
-
-def host_arch() -> str:
-    import platform
-
-    machine = platform.machine().lower()
-    return _ARCHES.get(machine, machine)
 
 
 def install_python(
@@ -250,7 +243,14 @@ def _not_found(
     url: str, version: PythonVersion, requested: RequestedVersion | None, catalog: Catalog
 ) -> Exception:
     info = catalog.get(version.series)
-    if requested is not None and requested.patch is None:
+    major_request = (
+        requested.patch is None
+        if requested is not None
+        # Without the request, follow the classic rule: the newest known patch is what a
+        # major resolves to, so its absence is a publishing gap, not a wrong pin.
+        else (info is not None and version == info.latest)
+    )
+    if major_request:
         # A major resolved to the catalog's newest patch, which the source lacks.
         return DownloadFailed(
             url=url,
