@@ -112,15 +112,6 @@ def test_example_app_builds_and_serves_with_a_copied_local_runtime(tmp_path: Pat
     assert answer["python"].startswith(series + ".")
 
 
-def loopback_tools() -> tuple[object, object]:
-    try:
-        import pybuildpack.provision.api  # noqa: F401
-        from tests.helpers import loopback, runtime_archive  # type: ignore[import-not-found]
-    except ImportError as exc:
-        pytest.skip(f"provisioning layer or its test helpers not available yet: {exc}")
-    return loopback, runtime_archive
-
-
 UV_PYPROJECT = """\
 [project]
 name = "uvapp"
