@@ -182,6 +182,9 @@ def base_env(tmp: Path) -> dict[str, str]:
         PIP_NO_INDEX="1",
         PIP_CONFIG_FILE=os.devnull,
         NO_COLOR="1",
+        # The shims would otherwise look for (or make) a venv with pybuildpack's deps;
+        # the interpreter running the tests has them, and a clean checkout has no .venv.
+        PYBUILDPACK_PYTHON=sys.executable,
     )
     return env
 
@@ -231,6 +234,7 @@ class Lifecycle:
     def env(self, phase: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYBUILDPACK_"))}
         env.update(PIP_NO_INDEX="1", PIP_CONFIG_FILE=os.devnull, NO_COLOR="1")
+        env["PYBUILDPACK_PYTHON"] = sys.executable
         env.update(self.extra_env)
         for f in (self.platform / "env").iterdir():
             env[f.name] = f.read_text()
