@@ -11,7 +11,8 @@ installed again and again by:
 * ``curl | gzip -d | tar -x`` and ``curl | zstd -d | tar -x``: the floor (no verification,
   no relocation, no checks).
 
-Every timing is the wall clock of a whole subprocess, median of ``--runs``. Results go to
+Every timing is the wall clock of a whole subprocess, median of ``--runs`` rounds; each
+round runs every contender once, after flushing dirty pages (``os.sync``). Results go to
 ``bench/results/install.json`` and ``install.md``, with ratios against the peers.
 
 Usage: python bench/bench_install.py [--runs 5] [--python 3.13]
@@ -72,16 +73,6 @@ def run(cmd: list[str], env: dict[str, str] | None = None, shell: bool = False) 
         raise SystemExit(f"failed: {cmd}\n{proc.stdout}\n{proc.stderr}")
 
 
-def median_of(
-    runs: int, prepare: Callable[[int], None], action: Callable[[int], None]
-) -> list[float]:
-    times = []
-    for i in range(runs):
-        prepare(i)
-        times.append(timed(lambda i=i: action(i)))
-    return times
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -103,7 +94,6 @@ def main() -> None:
         gz = pack_dir(work / "src" / "python", "pbs")
         zst = pack_dir(work / "src" / "python", "heroku")
         gz_name, zst_name = pbs_name(v), heroku_name(v, "24.04")
-        results: dict[str, list[float]] = {}
         with serve() as server:
             server.files[f"/20260101/{gz_name}"] = gz
             server.files[f"/{zst_name}"] = zst
@@ -118,39 +108,22 @@ def main() -> None:
             pbp = [sys.executable, "-m", "pybuildpack.cli", "install", str(app), "--quiet",
                    "--downloads", str(downloads), "--arch", "amd64"]  # fmt: skip
 
-            def fresh(path: Path) -> None:
-                shutil.rmtree(path, ignore_errors=True)
+            def fresh(*paths: Path) -> None:
+                for path in paths:
+                    shutil.rmtree(path, ignore_errors=True)
 
-            # pybuildpack, .tar.gz (pbs layout)
-            def pbp_gz(i: int) -> None:
-                run(
-                    [*pbp, "--dest", str(work / f"pg{i}"), "--cache-dir", str(work / f"pgc{i}")],
-                    env,
-                )
+            def pbp_gz(i: int) -> None:  # .tar.gz, pbs layout, sha256 from the metadata
+                run([*pbp, "--dest", str(work / f"pg{i}"), "--cache-dir", str(work / f"pgc{i}")],
+                    env)  # fmt: skip
 
-            results["pybuildpack cold .tar.gz"] = median_of(
-                args.runs, lambda i: (fresh(work / f"pg{i}"), fresh(work / f"pgc{i}")), pbp_gz
-            )
-            results["pybuildpack warm, same dest (no-op)"] = median_of(
-                args.runs, lambda i: None, pbp_gz
-            )
+            def pbp_gz_new_dest(i: int) -> None:  # archive already in the download cache
+                run([*pbp, "--dest", str(work / f"pgn{i}"), "--cache-dir", str(work / f"pgc{i}")],
+                    env)  # fmt: skip
 
-            def pbp_gz_cached(i: int) -> None:
-                run([*pbp, "--dest", str(work / f"pgn{i}"), "--cache-dir", str(work / "pgc0")], env)
-
-            results["pybuildpack warm, new dest (download cache)"] = median_of(
-                args.runs, lambda i: fresh(work / f"pgn{i}"), pbp_gz_cached
-            )
-
-            # pybuildpack, .tar.zst (heroku layout, checksum from SHA256SUMS)
-            def pbp_zst(i: int) -> None:
+            def pbp_zst(i: int) -> None:  # .tar.zst, heroku layout, sha256 from SHA256SUMS
                 zst_args = ["--source", "heroku", "--stack", "heroku-24", "--mirror", server.url]
                 dest_args = ["--dest", str(work / f"pz{i}"), "--cache-dir", str(work / f"pzc{i}")]
                 run([*pbp, *zst_args, *dest_args], env)
-
-            results["pybuildpack cold .tar.zst"] = median_of(
-                args.runs, lambda i: (fresh(work / f"pz{i}"), fresh(work / f"pzc{i}")), pbp_zst
-            )
 
             # uv, same .tar.gz
             key = f"cpython-{v}-linux-x86_64-gnu"
@@ -168,31 +141,38 @@ def main() -> None:
                           "UV_CACHE_DIR": str(work / f"uvc{i}"), "UV_NO_CONFIG": "1"}  # fmt: skip
                 run([uv, "python", "install", v, "--no-bin"], uv_env)
 
-            results["uv python install cold .tar.gz"] = median_of(
-                args.runs,
-                lambda i: [fresh(work / f"{p}{i}") for p in ("uv", "uvbin", "uvc")] and None,
-                uv_install,
-            )
-
-            # the floor
             curl = tool("curl") or "curl"
 
-            def floor(i: int, url: str, decompress: str) -> None:
-                dest = work / f"t{i}"
+            def floor(i: int, url: str, decompress: str, tag: str) -> None:
+                dest = work / f"{tag}{i}"
                 dest.mkdir()
                 run(
                     [curl, "-sf", url, "|", decompress, "|", "tar", "-x", "-C", str(dest)],
                     shell=True,
                 )
 
-            results["curl | gzip -d | tar -x .tar.gz"] = median_of(
-                args.runs, lambda i: fresh(work / f"t{i}"),
-                lambda i: floor(i, f"{server.url}/20260101/{gz_name}", "gzip -d"),
-            )  # fmt: skip
-            results["curl | zstd -d | tar -x .tar.zst"] = median_of(
-                args.runs, lambda i: fresh(work / f"t{i}"),
-                lambda i: floor(i, f"{server.url}/{zst_name}", "zstd -d --long=31"),
-            )  # fmt: skip
+            # (name, action); within a round they run in this order (the warm ones need the
+            # cold .tar.gz install of the same round). Rounds interleave the contenders, and
+            # dirty pages are flushed before each timing, so a slow spell of the disk (common
+            # on VMs) hits every contender alike instead of one block of runs.
+            cases: list[tuple[str, Callable[[int], None]]] = [
+                ("pybuildpack cold .tar.gz", pbp_gz),
+                ("pybuildpack warm, same dest (no-op)", pbp_gz),
+                ("pybuildpack warm, new dest (download cache)", pbp_gz_new_dest),
+                ("pybuildpack cold .tar.zst", pbp_zst),
+                ("uv python install cold .tar.gz", uv_install),
+                ("curl | gzip -d | tar -x .tar.gz",
+                 lambda i: floor(i, f"{server.url}/20260101/{gz_name}", "gzip -d", "tg")),
+                ("curl | zstd -d | tar -x .tar.zst",
+                 lambda i: floor(i, f"{server.url}/{zst_name}", "zstd -d --long=31", "tz")),
+            ]  # fmt: skip
+            results = {name: [] for name, _ in cases}
+            for i in range(args.runs):
+                for name, action in cases:
+                    os.sync()
+                    results[name].append(timed(lambda action=action, i=i: action(i)))
+                tags = ("pg", "pgc", "pgn", "pz", "pzc", "uv", "uvbin", "uvc", "tg", "tz")
+                fresh(*(work / f"{tag}{i}" for tag in tags))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
