@@ -9,6 +9,7 @@ import pytest
 
 from pybuildpack.buildpack import deps
 from pybuildpack.buildpack.build_cache import CacheState, decide
+from pybuildpack.buildpack.build_data import BuildData
 from pybuildpack.buildpack.deps import PackageManager
 from pybuildpack.buildpack.env import LayerEnvVar, write_layer_env
 from pybuildpack.buildpack.layers.python import PythonLayerMetadata, discard_reasons
@@ -215,3 +216,25 @@ def test_layer_env_files_are_replaced_as_a_whole(tmp_path: Path) -> None:
         "CPATH.prepend",
     ]
     assert (tmp_path / "env.build" / "CPATH.prepend").read_text() == "/a"
+
+
+def test_build_report_phase_durations_are_exclusive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A phase timed inside another is not counted twice (python_install in cache_restore)."""
+    data = BuildData(tmp_path)
+    data.start()
+    clock = iter([0.0, 1.0, 4.0, 5.0, 5.0, 7.0])
+    monkeypatch.setattr("pybuildpack.buildpack.build_data.time.monotonic", lambda: next(clock))
+
+    def install() -> None:
+        with data.timed("python_install"):
+            pass
+
+    with data.timed("cache_restore"):  # 0 .. 5, of which 1 .. 4 is python_install
+        install()
+    with data.timed("dependencies_install"):  # 5 .. 7
+        pass
+    assert data.data["python_install_duration"] == 3.0
+    assert data.data["cache_restore_duration"] == 2.0
+    assert data.data["dependencies_install_duration"] == 2.0

@@ -3,7 +3,9 @@
 At the start of a build the previous file becomes ``python-prev.json``. Values are strings,
 numbers or booleans (strings capped at 200 characters); durations are seconds. The file is
 rewritten atomically after every change, so a build that dies half-way still leaves a
-readable report with its ``failure_reason``.
+readable report with its ``failure_reason``. Phase durations are exclusive: a phase timed
+inside another (``python_install`` within ``cache_restore``) is not counted in its parent, so
+the phases add up to at most ``total_duration``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class BuildData:
         self.path = cache_dir / "build-data" / "python.json" if cache_dir else None
         self.data: dict[str, Value] = {}
         self._start = time.monotonic()
+        self._nested: list[float] = []  # per open phase: seconds spent in phases inside it
 
     def start(self) -> None:
         if self.path is None:
@@ -45,10 +48,15 @@ class BuildData:
     @contextmanager
     def timed(self, key: str) -> Iterator[None]:
         start = time.monotonic()
+        self._nested.append(0.0)
         try:
             yield
         finally:
-            self.set(f"{key}_duration", round(time.monotonic() - start, 3))
+            elapsed = time.monotonic() - start
+            inner = self._nested.pop()
+            if self._nested:
+                self._nested[-1] += elapsed
+            self.set(f"{key}_duration", round(elapsed - inner, 3))
 
     def finish(self) -> None:
         self.set("total_duration", round(time.monotonic() - self._start, 3))
