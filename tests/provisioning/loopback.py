@@ -3,7 +3,8 @@
 ``server.files[path] = bytes`` serves a file; ``server.faults[path] = [...]`` consumes one
 action per request: ``"404"``, ``"500"``, ``"truncate"`` (headers promise the full length,
 half the body is sent, then the connection closes), ``"slow"`` (the body trickles), or
-``"ok"``. ``server.hits[path]`` counts requests.
+``"ok"``. ``server.hits[path]`` counts GET requests, ``server.heads[path]`` HEAD requests
+(which answer 200 or 404 by whether the file exists, with no faults applied).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class LoopbackServer(http.server.ThreadingHTTPServer):
         self.files: dict[str, bytes] = {}
         self.faults: dict[str, list[str]] = {}
         self.hits: Counter[str] = Counter()
+        self.heads: Counter[str] = Counter()
         self.slow_delay = 0.05
         self._lock = threading.Lock()
 
@@ -44,6 +46,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args: object) -> None:
         pass
+
+    def do_HEAD(self) -> None:
+        path = self.path.split("?", 1)[0]
+        with self.server._lock:
+            self.server.heads[path] += 1
+        body = self.server.files.get(path)
+        self.send_response(404 if body is None else 200)
+        self.send_header("Content-Length", str(0 if body is None else len(body)))
+        self.end_headers()
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]

@@ -227,6 +227,7 @@ def test_no_checksum_is_an_error_unless_allowed(server: LoopbackServer, tmp_path
         install(pub, tmp_path / "py", tmp_path / "cache")
     assert exc.value.id == "install-python::checksum-unavailable"
     assert server.hits[pub.path] == 0  # refused before downloading
+    assert server.heads[pub.path] == 1  # the archive exists: the checksum is what is missing
     result = install(pub, tmp_path / "py", tmp_path / "cache", allow_unverified=True)
     assert [w.id for w in result.warnings] == ["install-python::unverified"]
 
@@ -450,3 +451,20 @@ def test_404_for_the_newest_patch_is_a_publishing_gap_not_a_bad_pin(
                        cache_dir=tmp_path / "c", progress=False)  # fmt: skip
     assert exc.value.id == "install-python::download-failed"
     assert "has not been published" in str(exc.value)
+
+
+@pytest.mark.parametrize("scheme", ["http", "file"])
+def test_missing_archive_without_sha256sums_is_reported_as_missing(
+    server: LoopbackServer, tmp_path: Path, scheme: str
+) -> None:
+    """A wrong mirror (no archive, no SHA256SUMS) names the missing archive, not the checksum."""
+    (tmp_path / "empty-mirror").mkdir()
+    mirror = server.url if scheme == "http" else (tmp_path / "empty-mirror").as_uri()
+    downloads = write_json(tmp_path / "d.json", downloads_doc(server.url, []))
+    with pytest.raises(PyBuildpackError) as exc:
+        install_python(VERSION, tmp_path / "py", source="heroku", stack="heroku-24",
+                       arch="amd64", mirror=mirror, downloads=downloads,
+                       cache_dir=tmp_path / "c", progress=False)  # fmt: skip
+    assert exc.value.id == "python-version::unknown-patch"
+    assert heroku_name(V, "24.04") in str(exc.value)
+    assert_nothing_installed(tmp_path / "py")

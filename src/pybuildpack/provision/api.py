@@ -21,6 +21,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -89,7 +90,9 @@ def install_python(
         downloads=downloads,
     )
     dest = Path(os.path.abspath(dest))
-    expected = spec.sha256 or _checksum_from_sums(spec, allow_unverified)
+    expected = spec.sha256 or _checksum_from_sums(
+        spec, allow_unverified, lambda: _not_found(spec.url, version, requested, catalog)
+    )
     warnings = () if expected else (InstallUnverified(url=spec.url),)
 
     marker = _read_marker(dest)
@@ -156,7 +159,12 @@ def install_python(
 # --------------------------------------------------------------------------- pieces
 
 
-def _checksum_from_sums(spec: ArchiveSpec, allow_unverified: bool) -> str | None:
+def _checksum_from_sums(
+    spec: ArchiveSpec, allow_unverified: bool, not_found: Callable[[], Exception]
+) -> str | None:
+    """The archive's sha256 from the SHA256SUMS next to it. When there is none, a missing
+    archive is the real problem (a patch the source lacks, a wrong mirror), so that is
+    what gets reported, rather than the missing checksum."""
     try:
         text = download.read_small(spec.sums_url).decode("utf-8", "replace")
     except download.NotFound:
@@ -170,6 +178,8 @@ def _checksum_from_sums(spec: ArchiveSpec, allow_unverified: bool) -> str | None
         detail = f"it does not list {spec.filename}"
     if allow_unverified:
         return None
+    if download.exists(spec.url) is False:
+        raise not_found()
     raise ChecksumUnavailable(url=spec.url, sums_url=spec.sums_url, detail=detail)
 
 

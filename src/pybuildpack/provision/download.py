@@ -145,6 +145,28 @@ def open_url(url: str) -> Iterator[Opened]:
         response.release_conn()
 
 
+def exists(url: str) -> bool | None:
+    """Whether ``url`` names an existing file: a file check, or an HTTP HEAD request.
+    None when it cannot be told (network trouble, an odd status): callers then carry on."""
+    parsed = urlparse(url)
+    if parsed.scheme in ("file", ""):
+        return (Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(url)).is_file()
+    if parsed.scheme not in ("http", "https"):
+        return None
+    import urllib3
+
+    try:
+        response = _pool().request("HEAD", url, preload_content=False)
+    except urllib3.exceptions.HTTPError:
+        return None
+    try:
+        if response.status in (403, 404):
+            return False
+        return True if response.status == 200 else None
+    finally:
+        response.release_conn()
+
+
 def read_small(url: str, limit: int = 1024 * 1024) -> bytes:
     """A small file (like SHA256SUMS) in full. Raises ``NotFound``/``DownloadFailed``."""
     for attempt in range(retries() + 1):
