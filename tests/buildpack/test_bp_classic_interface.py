@@ -211,3 +211,32 @@ def test_bin_compile_end_to_end_error_path(tmp_path: Path) -> None:
 def test_bin_release(tmp_path: Path) -> None:
     p = subprocess.run([REPO / "bin" / "release", tmp_path], capture_output=True, text=True)
     assert p.returncode == 0 and p.stdout.startswith("---")
+
+
+def test_provisioning_config_vars_from_env_dir_reach_the_installer(
+    platform: ClassicPlatform,
+) -> None:
+    """`PYBUILDPACK_MIRROR` etc. set as app config vars (ENV_DIR files) apply to the install."""
+    import io
+
+    from bp_support import make_app
+
+    from pybuildpack.buildpack.log import BuildLog
+
+    env_dir = platform.tmp / "env"
+    env_dir.mkdir()
+    (env_dir / "PYBUILDPACK_MIRROR").write_text("file:///srv/python")
+    (env_dir / "PYBUILDPACK_SOURCE").write_text("heroku")
+    (env_dir / "PYBUILDPACK_CACHE_DIR").write_text(str(platform.tmp / "dl"))
+    build_dir = make_app(platform.tmp / "build_env", REQS)
+    out, err = io.StringIO(), io.StringIO()
+    log = BuildLog(out=out, err=err)
+    code = classic.compile(
+        build_dir, platform.cache_dir, env_dir, environ=platform.env,
+        installer=platform.installer, log=log,
+    )  # fmt: skip
+    assert code == 0, out.getvalue() + err.getvalue()
+    (call,) = platform.installer.calls
+    assert call["mirror"] == "file:///srv/python"
+    assert call["source"] == "heroku"
+    assert call["cache_dir"] == platform.tmp / "dl"

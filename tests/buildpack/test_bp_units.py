@@ -238,3 +238,22 @@ def test_build_report_phase_durations_are_exclusive(
     assert data.data["python_install_duration"] == 3.0
     assert data.data["cache_restore_duration"] == 2.0
     assert data.data["dependencies_install_duration"] == 2.0
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ({}, {}),
+        ({"PYBUILDPACK_MIRROR": ""}, {}),  # an empty config var is unset
+        ({"PYBUILDPACK_MIRROR": "http://m", "PATH": "/bin"}, {"mirror": "http://m"}),
+        ({"PYBUILDPACK_SOURCE": "heroku"}, {"source": "heroku"}),
+        ({"PYBUILDPACK_DOWNLOADS": "/d.json"}, {"downloads": Path("/d.json")}),
+        ({"PYBUILDPACK_CACHE_DIR": "/c"}, {"cache_dir": Path("/c")}),
+    ],
+)
+def test_provisioning_options_from_build_settings(
+    settings: dict[str, str], expected: dict[str, object]
+) -> None:
+    from pybuildpack.buildpack.runtime import provisioning_options
+
+    assert provisioning_options(settings) == expected

@@ -180,6 +180,7 @@ class _Compile:
         self.cache = BuildCache(cache_dir.resolve())
         self.env_dir = env_dir
         self.environ = environ
+        self.settings: dict[str, str] = environ  # + the app's config vars, once read
         self.installer = installer
         self.log = log
         self.data = data
@@ -204,6 +205,7 @@ class _Compile:
         checks.check_unsafe_env(config)
         base = {k: v for k, v in environ.items() if k not in ("PYTHONHOME", "PYTHONPATH")}
         base.update({k: v for k, v in config.items() if k not in CONFIG_DENYLIST})
+        self.settings = base
         self.hook("pre_compile", base)
         checks.check_existing_python_dir(build_dir)
 
@@ -362,8 +364,9 @@ class _Compile:
         self.log.step(f"Installing Python {version}")
         with self.data.timed("python_install"):
             installed = install_runtime(
-                version, dest, stack=stack, arch=arch, installer=self.installer
-            )
+                version, dest, stack=stack, arch=arch, installer=self.installer,
+                settings=self.settings,
+            )  # fmt: skip
         self.log.info(
             f"Downloaded {installed.bytes / 1e6:.1f} MB in {installed.seconds:.1f}s"
             if installed.bytes

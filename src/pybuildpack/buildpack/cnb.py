@@ -120,7 +120,7 @@ def _build(
 
     log.step("Installing Python")
     home, _status = python_layer.contribute(
-        layers_dir, version, target, stack=stack, log=log, installer=installer
+        layers_dir, version, target, stack=stack, log=log, installer=installer, settings=environ
     )
     base = {k: v for k, v in environ.items() if k not in ("PYTHONHOME", "PYTHONPATH")}
     env = envmod.build_env(base, home, version)

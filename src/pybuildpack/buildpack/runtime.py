@@ -7,7 +7,7 @@ imported lazily so the interfaces work, and can be unit-tested, on their own.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -42,6 +42,24 @@ class Installed:
     seconds: float
 
 
+SETTINGS = {
+    "PYBUILDPACK_SOURCE": "source",
+    "PYBUILDPACK_MIRROR": "mirror",
+    "PYBUILDPACK_DOWNLOADS": "downloads",
+    "PYBUILDPACK_CACHE_DIR": "cache_dir",
+}
+
+
+def provisioning_options(settings: Mapping[str, str]) -> dict[str, Any]:
+    """The installer's keyword arguments set by provisioning variables in ``settings``."""
+    options: dict[str, Any] = {}
+    for var, key in SETTINGS.items():
+        value = settings.get(var)
+        if value:
+            options[key] = Path(value) if key in ("downloads", "cache_dir") else value
+    return options
+
+
 def install_runtime(
     version: PythonVersion,
     dest: Path,
@@ -50,12 +68,20 @@ def install_runtime(
     arch: str | None,
     installer: Installer | None = None,
     cache_dir: Path | None = None,
+    settings: Mapping[str, str] | None = None,
 ) -> Installed:
-    """Install ``version`` into ``dest`` (then ``dest/bin/python3`` is the runtime)."""
+    """Install ``version`` into ``dest`` (then ``dest/bin/python3`` is the runtime).
+
+    ``settings`` is the build's environment including the app's config vars: the
+    provisioning variables in it (source, mirror, download metadata, download cache) apply,
+    so ``PYBUILDPACK_MIRROR`` works as an app config var too."""
     install = installer or default_installer()
     start = time.monotonic()
+    options: dict[str, Any] = provisioning_options(settings or {})
+    if cache_dir is not None:
+        options["cache_dir"] = cache_dir
     try:
-        result = install(version, dest, stack=stack, arch=arch, progress=False, cache_dir=cache_dir)
+        result = install(version, dest, stack=stack, arch=arch, progress=False, **options)
     except PyBuildpackError:
         raise
     except Exception as exc:  # the provisioning layer types what it knows; the rest is here

@@ -10,6 +10,7 @@ Metadata of another shape (an older release's) also discards it.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,7 @@ def contribute(
     stack: str | None,
     log: BuildLog,
     installer: Installer | None = None,
+    settings: Mapping[str, str] | None = None,
 ) -> tuple[Path, str]:
     """Provide the runtime in ``<layers>/python``; return (layer dir, cache status)."""
     layer = layers_dir / NAME
@@ -96,7 +98,7 @@ def contribute(
         (layers_dir / f"{NAME}.toml").unlink(missing_ok=True)
         log.info(f"Installing Python {version}")
         installed = install_runtime(
-            version, layer, stack=stack, arch=target.arch, installer=installer
+            version, layer, stack=stack, arch=target.arch, installer=installer, settings=settings
         )
         if installed.bytes:
             log.info(f"Downloaded {installed.bytes / 1e6:.1f} MB in {installed.seconds:.1f}s")
