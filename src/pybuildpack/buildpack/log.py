@@ -7,28 +7,19 @@ forces it. Wording comes from ``pybuildpack.messages``; this module only styles 
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TextIO
 
 from pybuildpack.messages import Diagnostic, Rendered, render
+from pybuildpack.output import use_colour
 
 STEP = "-----> "
 INDENT = " " * 7
 BOX = " !     "
 
 _COLOURS = {"error": "1;31", "warning": "1;33", "notice": "1;34"}
-
-
-def _use_colour(stream: TextIO) -> bool:
-    if os.environ.get("NO_COLOR"):
-        return False
-    if os.environ.get("FORCE_COLOR"):
-        return True
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
 
 
 @dataclass
@@ -49,7 +40,7 @@ class BuildLog:
             print(f"{INDENT}{line.rstrip()}".rstrip(), file=self.out, flush=True)
 
     def _box(self, kind: str, title: str, body: str) -> None:
-        colour = _use_colour(self.err)
+        colour = use_colour(self.err)
         text = f"{title}\n\n{body}" if body else title
         print(file=self.err)
         for line in text.splitlines():

@@ -5,19 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pybuildpack.app import resolve_app
-from pybuildpack.catalog import load_catalog
 from pybuildpack.cli import add_common_options
 from pybuildpack.commands._shared import (
     add_platform_options,
     host_arch,
-    parse_cached_version,
-    platform_args,
 )
-from pybuildpack.commands.resolve import explain
+from pybuildpack.commands.resolve import resolve_and_explain
 from pybuildpack.messages import render
 from pybuildpack.output import Output
-from pybuildpack.version import Generation
 
 HELP = """\
 Resolve the Python version of the app in APP_DIR (like 'pybuildpack resolve'), then
@@ -72,20 +67,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run_install(args: argparse.Namespace, out: Output) -> int:
     from pybuildpack.provision.api import install_python
 
-    catalog = load_catalog(args.catalog)
-    stack, arch = platform_args(args)
-    generation = Generation(args.generation)
-    resolution = resolve_app(
-        Path(args.app_dir),
-        catalog,
-        generation=generation,
-        stack=stack,
-        arch=arch,
-        cached_version=parse_cached_version(args.cached_version),
-    )
-    out.info(out.style(explain(resolution), "green"))
-    for w in resolution.warnings:
-        out.diagnostic(render(w), "warning")
+    resolved = resolve_and_explain(args, out)
+    resolution, generation, catalog = resolved.resolution, resolved.generation, resolved.catalog
+    stack, arch = resolved.stack, resolved.arch
     result = install_python(
         resolution.version,
         Path(args.dest),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,19 @@ def explain(resolution: Resolution) -> str:
     return f"Python {resolution.version}: {req} ({where}) -> {rule}"
 
 
-def run_resolve(args: argparse.Namespace, out: Output) -> int:
+@dataclass(frozen=True)
+class Resolved:
+    """What ``resolve`` and ``install`` share: the inputs they read and the resolution."""
+
+    catalog: Catalog
+    stack: str | None
+    arch: str | None
+    generation: Generation
+    resolution: Resolution
+
+
+def resolve_and_explain(args: argparse.Namespace, out: Output) -> Resolved:
+    """Resolve the app in ``args.app_dir`` from the shared options; tell the user why."""
     catalog = load_catalog(args.catalog)
     stack, arch = platform_args(args)
     generation = Generation(args.generation)
@@ -114,6 +127,12 @@ def run_resolve(args: argparse.Namespace, out: Output) -> int:
     out.info(out.style(explain(resolution), "green"))
     for w in resolution.warnings:
         out.diagnostic(render(w), "warning")
+    return Resolved(catalog, stack, arch, generation, resolution)
+
+
+def run_resolve(args: argparse.Namespace, out: Output) -> int:
+    resolved = resolve_and_explain(args, out)
+    resolution, generation = resolved.resolution, resolved.generation
     out.result(str(resolution.version))
     out.emit_json(
         {
