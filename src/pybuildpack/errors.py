@@ -457,6 +457,15 @@ class ArchiveCorrupt(PyBuildpackError):
 
 
 @dataclass(eq=False)
+class UnpackFailed(PyBuildpackError):
+    """The system tar failed for a reason other than a full disk."""
+
+    id: ClassVar[str] = "install-python::unpack-failed"
+    url: str
+    detail: str
+
+
+@dataclass(eq=False)
 class BrokenRuntime(PyBuildpackError):
     id: ClassVar[str] = "install-python::broken-runtime"
     version: PythonVersion

@@ -971,6 +971,16 @@ def _(err: e.ArchiveCorrupt) -> tuple[str, str]:
     )
 
 
+@renders(e.UnpackFailed)
+def _(err: e.UnpackFailed) -> tuple[str, str]:
+    return (
+        "The system tar could not unpack the Python archive",
+        f"Unpacking {err.url} with tar failed: {err.detail}. Nothing was installed. Check "
+        "that the destination is writable, or unpack in Python instead: "
+        "PYBUILDPACK_UNPACKER=python (or --unpacker python).",
+    )
+
+
 @renders(e.BrokenRuntime)
 def _(err: e.BrokenRuntime) -> tuple[str, str]:
     output = "\n".join(f"    {line}" for line in err.output.strip().splitlines()[-15:])

@@ -249,6 +249,7 @@ def test_build_report_phase_durations_are_exclusive(
         ({"PYBUILDPACK_SOURCE": "heroku"}, {"source": "heroku"}),
         ({"PYBUILDPACK_DOWNLOADS": "/d.json"}, {"downloads": Path("/d.json")}),
         ({"PYBUILDPACK_CACHE_DIR": "/c"}, {"cache_dir": Path("/c")}),
+        ({"PYBUILDPACK_UNPACKER": "python"}, {"unpacker": "python"}),
     ],
 )
 def test_provisioning_options_from_build_settings(

@@ -91,7 +91,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 @contextmanager
 def serve() -> Iterator[LoopbackServer]:
     server = LoopbackServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits up to one interval, at every test's teardown.
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield server

@@ -46,6 +46,21 @@ def server() -> Iterator[LoopbackServer]:
         yield s
 
 
+def _system_tar() -> str | None:
+    from pybuildpack.provision.systar import system_tar
+
+    return system_tar("auto")
+
+
+@pytest.fixture(autouse=True, params=["python", "tar"])
+def unpacker(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs with both unpackers (children inherit the variable)."""
+    if request.param == "tar" and _system_tar() is None:
+        pytest.skip("no GNU tar or bsdtar on PATH to unpack with")
+    monkeypatch.setenv("PYBUILDPACK_UNPACKER", request.param)
+    return str(request.param)
+
+
 @pytest.fixture(autouse=True)
 def _fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYBUILDPACK_HTTP_TIMEOUT", "5")
@@ -417,25 +432,98 @@ def test_kill_9_during_install_then_clean_reinstall(server: LoopbackServer, tmp_
 
 
 def test_disk_full_is_reported(
-    server: LoopbackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: LoopbackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unpacker: str
 ) -> None:
     import errno
 
     pub = publish_pbs(server, tmp_path)
-    real_extract = tarfile.TarFile.extract
+    if unpacker == "tar":
+        # A tar that fails the way GNU tar does on a full disk.
+        message = "tar: python/lib/python3.12/os.py: Cannot write: No space left on device"
+        fake_tar(monkeypatch, tmp_path, message)
+    else:
+        real_extract = tarfile.TarFile.extract
 
-    def full(
-        self: tarfile.TarFile, member: tarfile.TarInfo, *args: object, **kwargs: object
-    ) -> None:
-        if member.name.endswith("os.py"):
-            raise OSError(errno.ENOSPC, "No space left on device")
-        real_extract(self, member, *args, **kwargs)  # type: ignore[arg-type]
+        def full(
+            self: tarfile.TarFile, member: tarfile.TarInfo, *args: object, **kwargs: object
+        ) -> None:
+            if member.name.endswith("os.py"):
+                raise OSError(errno.ENOSPC, "No space left on device")
+            real_extract(self, member, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(tarfile.TarFile, "extract", full)
+        monkeypatch.setattr(tarfile.TarFile, "extract", full)
     with pytest.raises(PyBuildpackError) as exc:
         install(pub, tmp_path / "py", tmp_path / "cache")
     assert exc.value.id == "install-python::disk-full"
     assert_nothing_installed(tmp_path / "py")
+
+
+def fake_tar(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, stderr: str, status: int = 2) -> None:
+    """Put first on PATH a 'GNU tar' that reads its input, prints ``stderr`` and fails."""
+    bindir = tmp_path / "fake-bin"
+    bindir.mkdir()
+    script = bindir / "tar"
+    script.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = --version ]; then echo "tar (GNU tar) 1.34"; exit 0; fi\n'
+        "cat >/dev/null\n"
+        f"printf '%s\\n' '{stderr}' >&2\n"
+        f"exit {status}\n"
+    )
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+
+
+@pytest.mark.parametrize("unpacker", ["tar"], indirect=True)
+def test_tar_failure_names_tar_and_the_way_out(
+    server: LoopbackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pub = publish_pbs(server, tmp_path)
+    fake_tar(monkeypatch, tmp_path, "tar: python/bin: Cannot mkdir: Permission denied")
+    with pytest.raises(PyBuildpackError) as exc:
+        install(pub, tmp_path / "py", tmp_path / "cache")
+    assert exc.value.id == "install-python::unpack-failed"
+    text = " ".join(str(exc.value).split())
+    assert "Permission denied" in text and "PYBUILDPACK_UNPACKER=python" in text
+    assert_nothing_installed(tmp_path / "py")
+
+
+def test_member_outside_the_top_folder_is_refused(server: LoopbackServer, tmp_path: Path) -> None:
+    entries = [dir_entry("python"), *fake_runtime_entries(V, "python/"), file_entry("x.txt", b"")]
+    pub = publish_pbs(server, tmp_path, compress(tar_bytes(entries), "gz"))
+    with pytest.raises(PyBuildpackError) as exc:
+        install(pub, tmp_path / "py", tmp_path / "cache")
+    assert exc.value.id == "install-python::corrupt-archive"
+    assert "outside the archive's top folder 'python/'" in str(exc.value)
+    assert_nothing_installed(tmp_path / "py")
+
+
+def test_setuid_bits_and_owners_are_dropped(server: LoopbackServer, tmp_path: Path) -> None:
+    tool, _ = entry = file_entry("python/bin/tool", b"#!/bin/sh\n", 0o4755)
+    tool.uid, tool.gid, tool.uname, tool.gname = 4242, 4242, "someone", "someone"
+    entries = [dir_entry("python"), *fake_runtime_entries(V, "python/"), entry]
+    pub = publish_pbs(server, tmp_path, compress(tar_bytes(entries), "gz"))
+    dest = tmp_path / "py"
+    install(pub, dest, tmp_path / "cache")
+    st = (dest / "bin" / "tool").stat()
+    assert st.st_mode & 0o7000 == 0 and st.st_mode & 0o700 == 0o700
+    assert st.st_uid == os.geteuid()
+
+
+def test_unknown_unpacker_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYBUILDPACK_UNPACKER", "rust")
+    with pytest.raises(PyBuildpackError) as exc:
+        install_python(VERSION, tmp_path / "py", arch="amd64", progress=False)
+    assert exc.value.id == "cli::usage" and "PYBUILDPACK_UNPACKER" in str(exc.value)
+
+
+def test_insisting_on_tar_without_one_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tar here
+    with pytest.raises(PyBuildpackError) as exc:
+        install_python(VERSION, tmp_path / "py", arch="amd64", progress=False, unpacker="tar")
+    assert exc.value.id == "cli::usage" and "PYBUILDPACK_UNPACKER=python" in str(exc.value)
 
 
 def test_404_for_the_newest_patch_is_a_publishing_gap_not_a_bad_pin(

@@ -15,6 +15,7 @@ import pytest
 
 from pybuildpack.cli import main
 from pybuildpack.provision.api import install_python
+from pybuildpack.provision.systar import system_tar
 from pybuildpack.version import PythonVersion
 
 from .archives import (
@@ -78,7 +79,12 @@ def _check_runtime(dest: Path, version: PythonVersion) -> None:
     assert Path(mods.stdout.strip()).resolve() == dest.resolve()
 
 
-def test_pbs_layout_from_loopback(packed: Packed, server: LoopbackServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize("unpacker", ["tar", "python"])
+def test_pbs_layout_from_loopback(
+    packed: Packed, server: LoopbackServer, tmp_path: Path, unpacker: str
+) -> None:
+    if unpacker == "tar" and system_tar("auto") is None:
+        pytest.skip("no GNU tar or bsdtar on PATH to unpack with")
     v = str(packed.version)
     name = pbs_name(v)
     server.files[f"/20260101/{name}"] = packed.pbs
@@ -86,7 +92,7 @@ def test_pbs_layout_from_loopback(packed: Packed, server: LoopbackServer, tmp_pa
              "file": name, "sha256": sha256(packed.pbs)}  # fmt: skip
     downloads = write_json(tmp_path / "d.json", downloads_doc(server.url, [entry]))
     dest = tmp_path / "app" / ".heroku" / "python"
-    install_python(packed.version, dest, downloads=downloads, arch="amd64",
+    install_python(packed.version, dest, downloads=downloads, arch="amd64", unpacker=unpacker,
                    cache_dir=tmp_path / "cache", progress=False)  # fmt: skip
     _check_runtime(dest, packed.version)
     # Scripts kept from the archive pointed at the old prefix: now they run from here.
@@ -113,6 +119,7 @@ def test_heroku_layout_from_loopback_bootstraps_pip(
     args = [
         "install", str(app), "--dest", str(dest), "--source", "heroku", "--stack", "heroku-24",
         "--arch", "amd64", "--mirror", server.url, "--cache-dir", str(tmp_path / "c"), "--json",
+        "--unpacker", "python",  # (the default, tar when usable, is in the test above)
     ]  # fmt: skip
     assert main(args) == 0
     doc = json.loads(capsys.readouterr().out)

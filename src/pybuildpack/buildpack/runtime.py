@@ -47,6 +47,7 @@ SETTINGS = {
     "PYBUILDPACK_MIRROR": "mirror",
     "PYBUILDPACK_DOWNLOADS": "downloads",
     "PYBUILDPACK_CACHE_DIR": "cache_dir",
+    "PYBUILDPACK_UNPACKER": "unpacker",
 }
 
 

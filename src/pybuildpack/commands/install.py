@@ -29,9 +29,13 @@ sources:
 Use --mirror (or PYBUILDPACK_MIRROR) for a mirror with the same layout, including a
 file:// folder for air-gapped machines.
 
+Unpacking uses the system tar when it is GNU tar or bsdtar (every entry is checked by
+pybuildpack before tar sees it), else Python's tarfile; --unpacker chooses.
+
 environment:
   PYBUILDPACK_SOURCE, PYBUILDPACK_MIRROR, PYBUILDPACK_DOWNLOADS, PYBUILDPACK_CACHE_DIR,
-  PYBUILDPACK_HTTP_TIMEOUT (seconds, default 30), PYBUILDPACK_HTTP_RETRIES (default 4)
+  PYBUILDPACK_UNPACKER, PYBUILDPACK_HTTP_TIMEOUT (seconds, default 30),
+  PYBUILDPACK_HTTP_RETRIES (default 4)
 """
 
 
@@ -48,6 +52,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--mirror", metavar="URL", help="base URL replacing the source's (http, file)")
     p.add_argument("--cache-dir", metavar="DIR", help="download cache (default: user cache dir)")
     p.add_argument("--downloads", metavar="FILE", help="download metadata to use (JSON)")
+    p.add_argument(
+        "--unpacker",
+        choices=["auto", "tar", "python"],
+        help="unpack with the system tar or Python's tarfile (default: auto, tar when usable)",
+    )
     p.add_argument(
         "--allow-unverified",
         action="store_true",
@@ -83,6 +92,7 @@ def run_install(args: argparse.Namespace, out: Output) -> int:
         downloads=Path(args.downloads) if args.downloads else None,
         catalog=catalog,
         requested=resolution.requested,
+        unpacker=args.unpacker,
     )
     for w in result.warnings:
         out.diagnostic(render(w), "warning")

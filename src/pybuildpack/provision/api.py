@@ -38,9 +38,9 @@ from pybuildpack.errors import (
 from pybuildpack.host import host_arch
 from pybuildpack.provision import download
 from pybuildpack.provision.cache import DownloadCache
-from pybuildpack.provision.extract import extract_stream
 from pybuildpack.provision.relocate import fix_shebangs, verify
 from pybuildpack.provision.sources import ArchiveSpec, archive_for, parse_sha256sums
+from pybuildpack.provision.systar import system_tar, unpack
 from pybuildpack.version import Origin, PythonVersion, RequestedVersion
 
 MARKER = ".pybuildpack-runtime.json"
@@ -76,9 +76,14 @@ def install_python(
     downloads: Path | None = None,
     catalog: Catalog | None = None,
     requested: RequestedVersion | None = None,
+    unpacker: str | None = None,
 ) -> InstallResult:
-    """Install CPython ``version`` so that ``dest/bin/python3`` is it. See module docstring."""
+    """Install CPython ``version`` so that ``dest/bin/python3`` is it. See module docstring.
+
+    ``unpacker``: ``auto`` (the system tar when it is GNU tar or bsdtar, else Python),
+    ``tar`` or ``python``; default ``PYBUILDPACK_UNPACKER``, else ``auto``."""
     start = time.monotonic()
+    tar = system_tar(unpacker)
     catalog = catalog or load_catalog()
     spec = archive_for(
         version,
@@ -126,20 +131,23 @@ def install_python(
             cached = cache.get(expected, spec.filename)
             if cached is not None:
                 with cached.open("rb") as f:
-                    extract_stream(f, spec.compression, str(tmp), strip=spec.strip, url=str(cached))
+                    root = unpack(
+                        f, spec.compression, tmp, strip=spec.strip, url=str(cached), tar=tar
+                    )
                 digest, size, hit = expected or "", cached.stat().st_size, True
             else:
-                digest, size = _download_and_extract(
-                    spec, expected, tmp, cache, version, requested, catalog, progress
+                root, digest, size = _download_and_extract(
+                    spec, expected, tmp, cache, version, requested, catalog, progress, tar
                 )
                 hit = False
-            fix_shebangs(tmp)
-            verify(tmp, version)
-            fix_shebangs(tmp)  # pip's scripts, if ensurepip just wrote them
-            (tmp / MARKER).write_text(
+            fix_shebangs(root)
+            verify(root, version)
+            fix_shebangs(root)  # pip's scripts, if ensurepip just wrote them
+            (root / MARKER).write_text(
                 json.dumps({"version": str(version), "sha256": digest, "url": spec.url}) + "\n"
             )
-            _publish(tmp, dest)
+            _publish(root, dest)
+            shutil.rmtree(tmp, ignore_errors=True)  # empty, or what was beside the top folder
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -214,7 +222,8 @@ def _download_and_extract(
     requested: RequestedVersion | None,
     catalog: Catalog,
     progress: bool | None,
-) -> tuple[str, int]:
+    tar: str | None,
+) -> tuple[Path, str, int]:
     attempts = download.retries() + 1
     for attempt in range(attempts):
         if attempt:
@@ -229,13 +238,13 @@ def _download_and_extract(
                 _progress_bar(progress, opened.length, spec.filename) as advance,
             ):
                 tee = _Tee(opened.stream, sink, advance)
-                extract_stream(tee, spec.compression, str(tmp), strip=spec.strip, url=spec.url)
+                root = unpack(tee, spec.compression, tmp, strip=spec.strip, url=spec.url, tar=tar)
                 tee.drain()
             digest = tee.hash.hexdigest()
             if expected is not None and digest != expected:
                 raise ChecksumMismatch(url=spec.url, expected=expected, actual=digest)
             cache.publish(part, digest, spec.filename)
-            return digest, tee.count
+            return root, digest, tee.count
         except download.Transient as exc:
             part.unlink(missing_ok=True)
             if attempt == attempts - 1:

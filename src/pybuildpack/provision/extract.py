@@ -14,9 +14,11 @@ import queue
 import tarfile
 import threading
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO, Any, cast
 
-from pybuildpack.errors import ArchiveCorrupt, DiskFull, UnsafeArchive
+from pybuildpack.errors import ArchiveCorrupt, DiskFull, PyBuildpackError, UnsafeArchive
 from pybuildpack.provision.download import Readable
 from pybuildpack.provision.sources import Compression
 
@@ -116,23 +118,48 @@ class ThreadedDecompressor:
             size += take
         return b"".join(parts)
 
+    def copy_to(self, sink: IO[bytes], n: int) -> int:
+        """Write the next ``n`` bytes to ``sink`` without copying them in Python; returns
+        how many there were (fewer at the end of the stream)."""
+        done = 0
+        while done < n and not self._done:
+            if self._offset >= len(self._buffer):
+                item = self._queue.get()
+                if item is _EOF:
+                    self._done = True
+                    break
+                if isinstance(item, BaseException):
+                    self._done = True
+                    raise item
+                self._buffer, self._offset = item, 0  # type: ignore[assignment]
+            take = min(n - done, len(self._buffer) - self._offset)
+            sink.write(memoryview(self._buffer)[self._offset : self._offset + take])
+            self._offset += take
+            done += take
+        return done
+
     def close(self) -> None:
         """Stop the thread (early, on errors) and wait for it."""
         self._stop.set()
         self._thread.join(timeout=10)
 
 
-def _clean_name(name: str, strip: str | None) -> str | None:
-    """The member's path inside the destination, or None to skip it (the stripped folder)."""
+def _plain(name: str) -> str:
     name = name.replace("\\", "/")
     while name.startswith("./"):
         name = name[2:]
+    return name
+
+
+def _clean_name(name: str, strip: str | None) -> str | None:
+    """The member's path inside the runtime, or None for the stripped top folder itself."""
+    name = _plain(name)
     if strip is not None:
         if name.rstrip("/") == strip:
             return None
-        if not name.startswith(strip + "/"):
-            return name  # validated (and rejected if unsafe) like any other
-        name = name[len(strip) + 1 :]
+        if name.startswith(strip + "/"):
+            name = name[len(strip) + 1 :]
+        # else: checked for safety like any other, then refused as outside the top folder
     return name.rstrip("/") or None
 
 
@@ -145,59 +172,52 @@ def _check_inside(name: str, url: str, shown: str) -> str:
     return normal
 
 
-def extract_stream(
-    stream: Readable,
-    compression: Compression,
-    dest: str,
-    *,
-    strip: str | None,
-    url: str,
-) -> int:
-    """Extract every member into ``dest`` (an existing empty directory). Returns the count."""
-    count = 0
-    reader: ThreadedDecompressor | None = None
+def symlink_escapes(name: str, target: str) -> bool:
+    """Whether a symlink at ``name`` (relative to the runtime root) to ``target`` leaves it."""
+    if target.startswith("/"):
+        return True
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(name), target))
+    return resolved == ".." or resolved.startswith("../")
+
+
+def vet_member(member: tarfile.TarInfo, strip: str | None, url: str) -> str | None:
+    """Check one archive member before anything of it is written.
+
+    Returns its path inside the runtime (``strip``, the archive's top folder, removed), or
+    None for that top folder itself. Raises ``UnsafeArchive`` for absolute paths, ``..``,
+    links leaving the runtime, hard links to folders and special files, and
+    ``ArchiveCorrupt`` for a member outside the top folder the archive layout promises.
+    """
+    shown = member.name
+    name = _clean_name(member.name, strip)
+    if name is None:
+        return None
+    name = _check_inside(name, url, shown)
+    if member.issym():
+        if symlink_escapes(name, member.linkname):
+            raise UnsafeArchive(
+                url=url, member=shown, reason=f"links outside the runtime ({member.linkname})"
+            )
+    elif member.islnk():
+        link = _clean_name(member.linkname, strip)
+        if link is None:
+            raise UnsafeArchive(url=url, member=shown, reason="is a hard link to a folder")
+        _check_inside(link, url, shown)
+    elif not (member.isfile() or member.isdir()):
+        raise UnsafeArchive(url=url, member=shown, reason="is a device, FIFO or other special file")
+    if strip is not None and not _plain(shown).startswith(strip + "/"):
+        raise ArchiveCorrupt(
+            url=url, detail=f"'{shown}' is outside the archive's top folder '{strip}/'"
+        )
+    return name
+
+
+@contextmanager
+def unpack_errors(url: str, dest: str) -> Iterator[None]:
+    """Map what unpacking can raise to the typed errors (one place for both unpackers)."""
     try:
-        reader = ThreadedDecompressor(stream, compression)
-        with tarfile.open(fileobj=cast(IO[bytes], reader), mode="r|", bufsize=1 << 16) as tar:
-            for member in tar:
-                shown = member.name
-                name = _clean_name(member.name, strip)
-                if name is None:
-                    continue
-                name = _check_inside(name, url, shown)
-                if member.issym():
-                    target = posixpath.normpath(
-                        posixpath.join(posixpath.dirname(name), member.linkname)
-                    )
-                    if (
-                        member.linkname.startswith("/")
-                        or target == ".."
-                        or target.startswith("../")
-                    ):
-                        raise UnsafeArchive(
-                            url=url,
-                            member=shown,
-                            reason=f"links outside the runtime ({member.linkname})",
-                        )
-                elif member.islnk():
-                    link = _clean_name(member.linkname, strip)
-                    if link is None:
-                        raise UnsafeArchive(
-                            url=url, member=shown, reason="is a hard link to a folder"
-                        )
-                    member.linkname = _check_inside(link, url, shown)
-                elif not (member.isfile() or member.isdir()):
-                    raise UnsafeArchive(
-                        url=url, member=shown, reason="is a device, FIFO or other special file"
-                    )
-                member.name = name
-                member.mode &= 0o777  # no setuid/setgid/sticky bits from an archive
-                member.uid = member.gid = 0
-                member.uname = member.gname = ""
-                tar.extract(member, dest, set_attrs=True, numeric_owner=True, **_FULLY_TRUSTED)
-                count += 1
-        reader.read()  # the rest (tar's end padding), so the source is read to its end
-    except (UnsafeArchive, DiskFull):
+        yield
+    except PyBuildpackError:
         raise
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
@@ -212,6 +232,38 @@ def extract_stream(
         if type(exc).__name__ == "ZstdError":
             raise ArchiveCorrupt(url=url, detail=str(exc)) from None
         raise
+
+
+def extract_stream(
+    stream: Readable,
+    compression: Compression,
+    dest: str,
+    *,
+    strip: str | None,
+    url: str,
+) -> int:
+    """Extract every member into ``dest`` (an existing empty directory). Returns the count."""
+    count = 0
+    reader: ThreadedDecompressor | None = None
+    try:
+        with unpack_errors(url, dest):
+            reader = ThreadedDecompressor(stream, compression)
+            with tarfile.open(fileobj=cast(IO[bytes], reader), mode="r|", bufsize=1 << 16) as tar:
+                for member in tar:
+                    name = vet_member(member, strip, url)
+                    if name is None:
+                        continue
+                    if member.islnk():
+                        member.linkname = posixpath.normpath(
+                            _clean_name(member.linkname, strip) or ""
+                        )
+                    member.name = name
+                    member.mode &= 0o777  # no setuid/setgid/sticky bits from an archive
+                    member.uid = member.gid = 0
+                    member.uname = member.gname = ""
+                    tar.extract(member, dest, set_attrs=True, numeric_owner=True, **_FULLY_TRUSTED)
+                    count += 1
+            reader.read()  # the rest (tar's end padding), so the source is read to its end
     finally:
         if reader is not None:
             reader.close()
