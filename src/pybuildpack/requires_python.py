@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from typing import TYPE_CHECKING
 
 from pybuildpack.catalog import Catalog
 from pybuildpack.errors import BuildWarning, PyprojectUnreadable, PythonVersionOutsideRequiresPython
 from pybuildpack.version import MajorVersion, Origin, PythonVersion
+
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,6 +41,9 @@ def parse_requires_python(data: bytes) -> RequiresPython | PyprojectUnreadable |
     text = project["requires-python"]
     if not isinstance(text, str):
         return PyprojectUnreadable(detail="[project] requires-python must be a string")
+    # Imported here: most apps have no requires-python, and every command pays for imports.
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
     try:
         return RequiresPython(text=text, specifier=SpecifierSet(text))
     except InvalidSpecifier as exc:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import filelock
+if TYPE_CHECKING:
+    import filelock
 
 CACHE_ENV = "PYBUILDPACK_CACHE_DIR"
 
@@ -40,6 +42,8 @@ class DownloadCache:
         return path if path.is_file() else None
 
     def lock(self, key: str) -> filelock.FileLock:
+        import filelock  # here: a no-op install never takes the lock, nor pays the import
+
         locks = self.root / "locks"
         locks.mkdir(parents=True, exist_ok=True)
         return filelock.FileLock(str(locks / f"{key}.lock"))
