@@ -15,7 +15,7 @@ import tarfile
 import threading
 import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import IO, Any, cast
 
 from pybuildpack.errors import ArchiveCorrupt, DiskFull, PyBuildpackError, UnsafeArchive
@@ -25,6 +25,30 @@ from pybuildpack.provision.sources import Compression
 ZSTD_MAX_WINDOW = 1 << 31  # archives made with --long need windows beyond the 8 MiB default
 
 _FULLY_TRUSTED = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
+
+
+def gzip_decompressor() -> Any:
+    """A gzip stream decompressor: ISA-L's (``isal``, about 2.5x faster) where installed,
+    else the standard library's zlib. Both release the GIL while they work."""
+    try:
+        from isal import isal_zlib
+    except ImportError:
+        return zlib.decompressobj(wbits=31)
+    return isal_zlib.decompressobj(wbits=31)
+
+
+def _codec_errors() -> tuple[type[BaseException], ...]:
+    """What the decompressors raise for a damaged stream."""
+    errors: list[type[BaseException]] = [zlib.error, EOFError, tarfile.TarError]
+    with suppress(ImportError):
+        import zstandard
+
+        errors.append(zstandard.ZstdError)
+    with suppress(ImportError):
+        from isal import isal_zlib
+
+        errors.append(isal_zlib.error)
+    return tuple(errors)
 
 
 _EOF = object()
@@ -56,7 +80,7 @@ class ThreadedDecompressor:
             import zstandard
 
             return zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW).decompressobj()
-        return zlib.decompressobj(wbits=31)
+        return gzip_decompressor()
 
     def _put(self, item: object) -> None:
         while not self._stop.is_set():
@@ -225,12 +249,10 @@ def unpack_errors(url: str, dest: str) -> Iterator[None]:
         if exc.errno is None:
             raise ArchiveCorrupt(url=url, detail=str(exc)) from None
         raise
-    except (tarfile.TarError, EOFError, zlib.error) as exc:
-        raise ArchiveCorrupt(url=url, detail=str(exc) or type(exc).__name__) from None
     except Exception as exc:
-        # zstandard raises ZstdError (not an OSError) for a damaged stream.
-        if type(exc).__name__ == "ZstdError":
-            raise ArchiveCorrupt(url=url, detail=str(exc)) from None
+        # zstandard's ZstdError and isal's IsalError are not OSErrors.
+        if isinstance(exc, _codec_errors()):
+            raise ArchiveCorrupt(url=url, detail=str(exc) or type(exc).__name__) from None
         raise
 
 

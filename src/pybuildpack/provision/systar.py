@@ -180,16 +180,17 @@ def _unpack_with_tar(
     root = dest / strip if strip else dest
     specials: list[str] = []
     count = 0
-    reader = ThreadedDecompressor(stream, compression)
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
             [tar_path, "-x", "-f", "-", "-C", str(dest), "--no-same-owner"],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=errors,
+            env={**os.environ, "LC_ALL": "C"},  # messages we can recognise (a full disk)
         )
         assert proc.stdin is not None
         _widen_pipe(proc.stdin)
+        reader = ThreadedDecompressor(stream, compression)
         gate = _Gate(reader, proc.stdin)
         try:
             with tarfile.open(fileobj=cast(IO[bytes], gate), mode="r:") as tar:
