@@ -119,19 +119,24 @@ class ThreadedDecompressor:
         except BaseException as exc:  # handed to the reading thread
             self._put(exc)
 
+    def _refill(self) -> bool:
+        """The next decompressed chunk into the buffer; False at the end of the stream."""
+        item = self._queue.get()
+        if item is _EOF:
+            self._done = True
+            return False
+        if isinstance(item, BaseException):
+            self._done = True
+            raise item
+        self._buffer, self._offset = item, 0  # type: ignore[assignment]
+        return True
+
     def read(self, n: int = -1, /) -> bytes:
         parts: list[bytes] = []
         size = 0
         while (n < 0 or size < n) and not self._done:
-            if self._offset >= len(self._buffer):
-                item = self._queue.get()
-                if item is _EOF:
-                    self._done = True
-                    break
-                if isinstance(item, BaseException):
-                    self._done = True
-                    raise item
-                self._buffer, self._offset = item, 0  # type: ignore[assignment]
+            if self._offset >= len(self._buffer) and not self._refill():
+                break
             take = (
                 len(self._buffer) - self._offset
                 if n < 0
@@ -147,15 +152,8 @@ class ThreadedDecompressor:
         how many there were (fewer at the end of the stream)."""
         done = 0
         while done < n and not self._done:
-            if self._offset >= len(self._buffer):
-                item = self._queue.get()
-                if item is _EOF:
-                    self._done = True
-                    break
-                if isinstance(item, BaseException):
-                    self._done = True
-                    raise item
-                self._buffer, self._offset = item, 0  # type: ignore[assignment]
+            if self._offset >= len(self._buffer) and not self._refill():
+                break
             take = min(n - done, len(self._buffer) - self._offset)
             sink.write(memoryview(self._buffer)[self._offset : self._offset + take])
             self._offset += take
