@@ -488,13 +488,24 @@ def test_tar_failure_names_tar_and_the_way_out(
     assert_nothing_installed(tmp_path / "py")
 
 
-def test_member_outside_the_top_folder_is_refused(server: LoopbackServer, tmp_path: Path) -> None:
-    entries = [dir_entry("python"), *fake_runtime_entries(V, "python/"), file_entry("x.txt", b"")]
+@pytest.mark.parametrize(
+    ("entry", "named"),
+    [
+        (file_entry("x.txt", b""), "x.txt"),
+        (link_entry("python/bin/h", "other/file", hard=True), "other/file"),
+    ],
+    ids=["member", "hard-link-target"],
+)
+def test_member_outside_the_top_folder_is_refused(
+    server: LoopbackServer, tmp_path: Path, entry: tuple[tarfile.TarInfo, None], named: str
+) -> None:
+    entries = [dir_entry("python"), *fake_runtime_entries(V, "python/"), entry]
     pub = publish_pbs(server, tmp_path, compress(tar_bytes(entries), "gz"))
     with pytest.raises(PyBuildpackError) as exc:
         install(pub, tmp_path / "py", tmp_path / "cache")
     assert exc.value.id == "install-python::corrupt-archive"
-    assert "outside the archive's top folder 'python/'" in str(exc.value)
+    text = " ".join(str(exc.value).split())
+    assert f"'{named}' is outside the archive's top folder 'python/'" in text
     assert_nothing_installed(tmp_path / "py")
 
 

@@ -227,10 +227,12 @@ def vet_member(member: tarfile.TarInfo, strip: str | None, url: str) -> str | No
         _check_inside(link, url, shown)
     elif not (member.isfile() or member.isdir()):
         raise UnsafeArchive(url=url, member=shown, reason="is a device, FIFO or other special file")
-    if strip is not None and not _plain(shown).startswith(strip + "/"):
-        raise ArchiveCorrupt(
-            url=url, detail=f"'{shown}' is outside the archive's top folder '{strip}/'"
-        )
+    paths = (shown, member.linkname) if member.islnk() else (shown,)
+    for path in paths if strip is not None else ():
+        if not _plain(path).startswith(f"{strip}/"):
+            raise ArchiveCorrupt(
+                url=url, detail=f"'{path}' is outside the archive's top folder '{strip}/'"
+            )
     return name
 
 
