@@ -6,11 +6,9 @@ import argparse
 from pathlib import Path
 
 from pybuildpack.cli import add_common_options
-from pybuildpack.commands._shared import (
-    add_platform_options,
-    host_arch,
-)
+from pybuildpack.commands._shared import add_platform_options
 from pybuildpack.commands.resolve import resolve_and_explain
+from pybuildpack.host import host_arch
 from pybuildpack.messages import render
 from pybuildpack.output import Output
 

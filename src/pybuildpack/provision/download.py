@@ -101,12 +101,20 @@ class _ResponseReader:
             raise Transient(f"the download was cut short: {exc}") from None
 
 
+def _local_path(url: str) -> Path | None:
+    """The file a ``file://`` URL or a plain path names; None for any other scheme."""
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        return Path(unquote(parsed.path))
+    return Path(url) if parsed.scheme == "" else None
+
+
 @contextmanager
 def open_url(url: str) -> Iterator[Opened]:
     """Open ``url`` (http, https or file) for streaming reads."""
     parsed = urlparse(url)
-    if parsed.scheme == "file" or parsed.scheme == "":
-        path = Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(url)
+    path = _local_path(url)
+    if path is not None:
         try:
             f: BinaryIO = path.open("rb")
         except FileNotFoundError:
@@ -148,10 +156,10 @@ def open_url(url: str) -> Iterator[Opened]:
 def exists(url: str) -> bool | None:
     """Whether ``url`` names an existing file: a file check, or an HTTP HEAD request.
     None when it cannot be told (network trouble, an odd status): callers then carry on."""
-    parsed = urlparse(url)
-    if parsed.scheme in ("file", ""):
-        return (Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(url)).is_file()
-    if parsed.scheme not in ("http", "https"):
+    path = _local_path(url)
+    if path is not None:
+        return path.is_file()
+    if urlparse(url).scheme not in ("http", "https"):
         return None
     import urllib3
 
