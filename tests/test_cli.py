@@ -87,7 +87,6 @@ def test_resolve_default_warns_not_specified(
             ["--stack", "heroku-22", "--arch", "arm64"],
             "platform::unsupported-arch",
         ),
-        ({}, ["--cached-version", "banana"], "cli::usage"),
     ],
 )
 def test_resolve_errors_are_one_json_object_and_exit_1(
@@ -283,7 +282,7 @@ def test_pin_rejects_non_versions(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, bad: str
 ) -> None:
     code, out, _ = run(capsys, "pin", str(tmp_path), bad, "--json")
-    assert code == 1 and json.loads(out)["error"]["id"] == "cli::usage"
+    assert code == 2 and json.loads(out)["error"]["id"] == "cli::usage"
     assert not (tmp_path / ".python-version").exists()
 
 
@@ -489,3 +488,82 @@ def test_catalog_refresh_over_http(capsys: pytest.CaptureFixture[str], tmp_path:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# --------------------------------------------------------------------------- arguments, pipes
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["resolve", ".", "--json", "--bogus"],  # argparse: unknown option
+        ["resolve", ".", "--json", "--generation", "hoth"],  # argparse: bad choice
+        ["pin", "--json"],  # argparse: VERSION missing
+        ["resolve", ".", "--json", "--cached-version", "banana"],  # caught by the command
+        ["pin", ".", "3.13.*", "--json"],  # caught by the command
+    ],
+)
+def test_usage_errors_exit_2_with_one_json_object_wherever_caught(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    doc = json.loads(out)  # exactly one JSON document on stdout
+    assert list(doc) == ["error"] and doc["error"]["id"] == "cli::usage"
+    assert doc["error"]["message"] and err  # and the human explanation on stderr
+    assert "Traceback" not in err
+
+
+def test_argument_errors_without_json_print_no_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "resolve", ".", "--bogus")
+    assert (code, out) == (2, "")
+    assert "usage: pybuildpack" in err and "--bogus" in err
+
+
+@pytest.mark.parametrize("command", [["resolve"], ["check"], ["migrate"], ["pin", "3.13"]])
+def test_app_dir_defaults_to_the_current_directory(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+) -> None:
+    write(tmp_path, ".python-version", "3.13\n")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, *command)
+    assert code == 0, err
+
+
+def test_install_app_dir_defaults_to_the_current_directory() -> None:
+    from pybuildpack.cli import build_parser
+
+    args = build_parser().parse_args(["install", "--dest", "/tmp/py"])
+    assert args.app_dir == "."
+
+
+def test_pin_with_only_a_version_pins_the_current_directory(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pybuildpack pin 3.13`, as with `uv python pin 3.13`."""
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(capsys, "pin", "3.13")
+    assert (code, out) == (0, "3.13\n")
+    assert (tmp_path / ".python-version").read_text() == "3.13\n"
+
+
+@pytest.mark.parametrize(
+    "argv", [["versions"], ["versions", "--json"], ["versions", "--all"], ["resolve", "--json"]]
+)
+def test_a_closed_pipe_ends_quietly(tmp_path: Path, argv: list[str]) -> None:
+    """`pybuildpack versions | head -1`: the reader went away; no traceback, no 'internal
+    error', exit 141 as a program ended by SIGPIPE."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from pybuildpack.cli import main; raise SystemExit(main())",
+         *argv],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before the command writes anything: every write meets EPIPE
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert "Traceback" not in err and "Internal error" not in err
+    assert "BrokenPipeError" not in err and "Exception ignored" not in err

@@ -3,6 +3,11 @@
 Every expected failure is a ``PyBuildpackError`` rendered by ``messages``; anything else is a
 bug, reported as ``internal-error`` with a pointer to the issue tracker (no traceback unless
 ``PYBUILDPACK_DEBUG=1``).
+
+Exit codes: 0 success, 1 a reported error, 2 unusable arguments (wherever they are caught:
+by argparse or by a command; with ``--json`` they are a JSON error too), 70 an internal
+error, 141 the reader of stdout/stderr went away (a closed pipe, as in ``| head -1``:
+nothing more is printed, like a program ended by SIGPIPE).
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 from pybuildpack import __version__
 from pybuildpack.commands import COMMAND_MODULES
-from pybuildpack.errors import PyBuildpackError
+from pybuildpack.errors import PyBuildpackError, UsageError
 from pybuildpack.output import Output
 
 DESCRIPTION = """\
@@ -49,8 +55,32 @@ can match on. Docs: README.md, "CLI reference".
 """
 
 
+EXIT_USAGE = 2
+EXIT_INTERNAL = 70
+EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE: what a shell reports for a program killed by it
+
+
+class ArgumentsInvalid(Exception):
+    """argparse refused the command line (raised instead of argparse's own exit)."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+        self.message = message
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors ``main`` reports (as JSON too, under ``--json``).
+
+    Subparsers are made with the parent's class, so every subcommand's parser is one.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        raise ArgumentsInvalid(self, message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="pybuildpack",
         description=DESCRIPTION,
         epilog=EPILOG,
@@ -87,19 +117,55 @@ def add_common_options(parser: argparse.ArgumentParser, *, json_help: str | None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        code = _main(args_list)
+        # A reader that went away shows up here rather than at interpreter exit.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        return code
+    except BrokenPipeError:
+        _drop_closed_pipes()
+        return EXIT_CLOSED_PIPE
+
+
+def _drop_closed_pipes() -> None:
+    """Point stdout/stderr at /dev/null, so that the final flush at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:  # pragma: no cover - no /dev/null
+        return
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError, AttributeError):
+            continue  # not a real file (e.g. captured in tests): nothing to flush at exit
+    os.close(devnull)
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    json_mode = "--json" in argv
+    try:
+        args = parser.parse_args(argv)
+    except ArgumentsInvalid as exc:
+        return _arguments_invalid(exc, Output(json_mode=json_mode))
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
-        return 2
+        return EXIT_USAGE
     out = Output(json_mode=getattr(args, "json", False), quiet=getattr(args, "quiet", False))
     try:
         return int(args.func(args, out))
+    except UsageError as err:
+        out.error(err)
+        return EXIT_USAGE
     except PyBuildpackError as err:
         return out.error(err)
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise  # not a bug: the reader went away (handled by main)
     except Exception as exc:  # a bug: say so plainly, keep the contract for --json
         if os.environ.get("PYBUILDPACK_DEBUG"):
             traceback.print_exc()
@@ -110,7 +176,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         out.emit_json({"error": {"id": "internal-error", "message": detail}})
-        return 70
+        return EXIT_INTERNAL
+
+
+def _arguments_invalid(exc: ArgumentsInvalid, out: Output) -> int:
+    """argparse's own report on stderr (usage, then the problem); JSON on stdout too."""
+    exc.parser.print_usage(sys.stderr)
+    print(f"{exc.parser.prog}: error: {exc.message}", file=sys.stderr)
+    detail = f"{exc.message} (see '{exc.parser.prog} --help')"
+    out.emit_json({"error": {"id": UsageError.id, "message": detail}})
+    return EXIT_USAGE
 
 
 if __name__ == "__main__":  # pragma: no cover

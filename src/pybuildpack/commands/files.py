@@ -37,7 +37,8 @@ from pybuildpack.version_files import (
 )
 
 PIN_HELP = """\
-Write .python-version in APP_DIR with VERSION, replacing (and repairing) any existing one.
+Write .python-version in APP_DIR (default: the current directory) with VERSION, replacing
+(and repairing) any existing one. 'pybuildpack pin 3.14' pins the current directory.
 
 VERSION is a major version like 3.14 (recommended: every build gets the newest patch)
 or an exact patch like 3.14.7. The version is checked against the catalog first: an
@@ -65,7 +66,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description=PIN_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("app_dir", metavar="APP_DIR")
+    p.add_argument("app_dir", metavar="APP_DIR", nargs="?", default=".", help="default: .")
     p.add_argument("version", metavar="VERSION", help="e.g. 3.14 (recommended) or 3.14.7")
     p.add_argument("--force", action="store_true", help="write even an EOL/unknown version")
     add_common_options(p)

@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("app_dir", metavar="APP_DIR")
+    p.add_argument("app_dir", metavar="APP_DIR", nargs="?", default=".", help="default: .")
     p.add_argument("--dest", required=True, metavar="DIR", help="where to install the runtime")
     p.add_argument("--source", choices=["pbs", "heroku"], help="archive source (default: pbs)")
     p.add_argument("--mirror", metavar="URL", help="base URL replacing the source's (http, file)")

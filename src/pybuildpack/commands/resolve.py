@@ -37,7 +37,7 @@ from pybuildpack.version_files import (
 )
 
 RESOLVE_HELP = """\
-Print the Python version the app in APP_DIR gets, and why.
+Print the Python version the app in APP_DIR (default: the current directory) gets, and why.
 
 The version comes from the first of these that applies:
   cedar (default): runtime.txt (deprecated) > .python-version > Pipfile.lock
@@ -65,7 +65,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description=RESOLVE_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("app_dir", metavar="APP_DIR", help="the app's root directory")
+    p.add_argument(
+        "app_dir", metavar="APP_DIR", nargs="?", default=".", help="the app's root (default: .)"
+    )
     add_platform_options(p)
     add_common_options(p)
     p.set_defaults(func=run_resolve)
