@@ -1,15 +1,192 @@
-"""Runs a buildpack phase with this buildpack's own copy of pybuildpack (``src/``)."""
+"""Runs a buildpack phase with this buildpack's copy of pybuildpack (``src/``).
 
+Started by ``bin/support/python.sh`` as ``python -I -S entry.py [--runner-dir DIR]
+[--wheels BASE] [--own-site] PHASE ARGS...``. Standard library only: this file is what
+makes pybuildpack's dependencies importable. They are the pure-Python wheels pinned in
+``runner.lock``, each verified by sha256 every time and put on ``sys.path`` as it is
+(zipimport): never installed, no pip, nothing written into the buildpack directory.
+
+A wheel is looked for in ``<buildpack>/vendor/wheels`` (a packaged release), then in
+``DIR/wheels`` (the build cache), then fetched from BASE (a mirror: URL or directory with
+the wheel files at its top level) or the package index.
+"""
+
+from __future__ import annotations
+
+import hashlib
 import os
 import sys
+import time
 
-sys.path.insert(
-    0,
-    os.path.join(
-        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "src"
-    ),
-)
+BP_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LOCK = os.path.join(BP_DIR, "bin", "support", "runner.lock")
+INDEX = "https://files.pythonhosted.org/packages"
+MAX_WHEEL = 16 * 1024 * 1024
 
-from pybuildpack.buildpack.__main__ import main
 
-sys.exit(main(sys.argv[1:]))
+class BootstrapError(Exception):
+    """A failure of the bootstrap itself: printed as lines, exit 1."""
+
+
+def locked_wheels(lock_path: str = LOCK, version: tuple[int, int] | None = None) -> list[dict]:
+    """The wheels ``runner.lock`` pins for this interpreter's version."""
+    ver = version or sys.version_info[:2]
+    wheels = []
+    with open(lock_path, encoding="utf-8") as fh:
+        for line in fh:
+            fields = line.split()
+            if not fields or fields[0] != "wheel":
+                continue
+            _, name, version_, file, sha256, path, marker = fields
+            if marker == "py<3.11" and ver >= (3, 11):
+                continue
+            wheels.append(
+                {"name": name, "version": version_, "file": file, "sha256": sha256, "path": path}
+            )
+    return wheels
+
+
+def _digest(path: str) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()
+    except OSError:
+        return None
+
+
+def _download(url: str) -> bytes:
+    if url.startswith("file://") or url.startswith("/"):
+        path = url[len("file://") :] if url.startswith("file://") else url
+        with open(path, "rb") as fh:
+            return fh.read(MAX_WHEEL + 1)
+    import urllib.request
+
+    last: Exception | None = None
+    for attempt in range(3):
+        try:
+            with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310
+                return response.read(MAX_WHEEL + 1)
+        except OSError as exc:  # URLError, HTTPError, timeouts are OSErrors
+            last = exc
+            code = getattr(exc, "code", None)
+            if code is not None and 400 <= code < 500:
+                break
+            time.sleep(0.5 * (attempt + 1))
+    raise BootstrapError(f"{url}: {last}")
+
+
+def _wheel_url(base: str | None, wheel: dict) -> str:
+    if base:
+        return f"{base.rstrip('/')}/{wheel['file']}"
+    return f"{INDEX}/{wheel['path']}/{wheel['file']}"
+
+
+def _store(runner_dir: str | None) -> str:
+    if runner_dir:
+        store = os.path.join(runner_dir, "wheels")
+    else:
+        import atexit
+        import shutil
+        import tempfile
+
+        store = tempfile.mkdtemp(prefix="pybuildpack-wheels-")
+        atexit.register(shutil.rmtree, store, True)
+    os.makedirs(store, exist_ok=True)
+    return store
+
+
+def wheel_paths(runner_dir: str | None, base: str | None) -> list[str]:
+    """Verified wheel files for ``sys.path``: packaged, cached, or fetched now."""
+    paths: list[str] = []
+    missing: list[dict] = []
+    for wheel in locked_wheels():
+        vendored = os.path.join(BP_DIR, "vendor", "wheels", wheel["file"])
+        if os.path.exists(vendored):
+            if _digest(vendored) != wheel["sha256"]:
+                raise BootstrapError(
+                    f"{vendored} does not match its sha256 in runner.lock: this copy of the "
+                    "buildpack is damaged. Use a fresh release or the git checkout."
+                )
+            paths.append(vendored)
+            continue
+        cached = os.path.join(runner_dir, "wheels", wheel["file"]) if runner_dir else None
+        if cached and _digest(cached) == wheel["sha256"]:
+            paths.append(cached)
+            continue
+        missing.append(wheel)
+    if not missing:
+        return paths
+    store = _store(runner_dir)
+    where = base or "the package index"
+    print(
+        f"-----> Fetching pybuildpack's dependencies ({len(missing)} wheels) from {where}",
+        file=sys.stderr,
+    )
+    for wheel in missing:
+        url = _wheel_url(base, wheel)
+        try:
+            data = _download(url)
+        except (OSError, BootstrapError) as exc:
+            raise BootstrapError(
+                f"Could not download {wheel['file']} ({exc}). pybuildpack needs it to run. "
+                "Offline? Set PYBUILDPACK_RUNNER_WHEELS to a mirror (URL or directory) "
+                "holding the wheels listed in bin/support/runner.lock, or use a packaged "
+                "release of the buildpack, which carries them."
+            ) from None
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != wheel["sha256"]:
+            raise BootstrapError(
+                f"{url} failed verification: expected sha256 {wheel['sha256']}, got "
+                f"{actual}. Nothing from it was used."
+            )
+        final = os.path.join(store, wheel["file"])
+        temp = f"{final}.{os.getpid()}.part"
+        with open(temp, "wb") as fh:
+            fh.write(data)
+        os.replace(temp, final)
+        paths.append(final)
+    return paths
+
+
+def _parse(argv: list[str]) -> tuple[str | None, str | None, bool, list[str]]:
+    runner_dir = base = None
+    own_site = False
+    while argv and argv[0].startswith("--"):
+        flag = argv.pop(0)
+        if flag == "--own-site":
+            own_site = True
+        elif flag == "--runner-dir":
+            runner_dir = argv.pop(0) or None
+        elif flag == "--wheels":
+            base = argv.pop(0) or None
+        else:
+            raise BootstrapError(f"unknown bootstrap option {flag}")
+    return runner_dir, base, own_site, argv
+
+
+def _has_deps() -> bool:
+    import importlib.util
+
+    names = [w["name"] for w in locked_wheels()]
+    return all(importlib.util.find_spec(name) is not None for name in names)
+
+
+def main(argv: list[str]) -> int:
+    try:
+        runner_dir, base, own_site, phase = _parse(list(argv))
+        if not (own_site and _has_deps()):
+            sys.path[:0] = wheel_paths(runner_dir, base)
+    except (BootstrapError, OSError) as exc:
+        import textwrap
+
+        for line in textwrap.wrap(str(exc), 86):
+            print(f" !     {line}", file=sys.stderr)
+        return 1
+    sys.path.insert(0, os.path.join(BP_DIR, "src"))
+    from pybuildpack.buildpack.__main__ import main as phase_main
+
+    return phase_main(phase)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
