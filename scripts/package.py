@@ -125,8 +125,12 @@ def build(out_dir: Path, wheel_dir: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--wheels", type=Path, default=REPO / ".cache" / "runner-wheels",
-                        help="where the pinned wheels are (fetched there when missing)")
+    parser.add_argument(
+        "--wheels",
+        type=Path,
+        default=REPO / ".cache" / "runner-wheels",
+        help="where the pinned wheels are (fetched there when missing)",
+    )
     parser.add_argument("--out", type=Path, default=REPO / "dist", help="output directory")
     args = parser.parse_args(argv)
     target = build(args.out, args.wheels)

@@ -64,7 +64,7 @@ def _download(url: str) -> bytes:
     last: Exception | None = None
     for attempt in range(3):
         try:
-            with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310
+            with urllib.request.urlopen(url, timeout=30) as response:
                 return response.read(MAX_WHEEL + 1)
         except OSError as exc:  # URLError, HTTPError, timeouts are OSErrors
             last = exc
@@ -179,7 +179,7 @@ def main(argv: list[str]) -> int:
     except (BootstrapError, OSError) as exc:
         import textwrap
 
-        for line in textwrap.wrap(str(exc), 86):
+        for line in textwrap.wrap(str(exc), 86, break_long_words=False, break_on_hyphens=False):
             print(f" !     {line}", file=sys.stderr)
         return 1
     sys.path.insert(0, os.path.join(BP_DIR, "src"))

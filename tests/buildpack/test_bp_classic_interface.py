@@ -168,24 +168,6 @@ def bare_buildpack(tmp: Path) -> Path:
     return bp
 
 
-def test_bin_detect_without_a_usable_python_falls_back_to_sh(tmp_path: Path) -> None:
-    bp = bare_buildpack(tmp_path)
-    (tmp_path / "uv.lock").write_text("")
-    env = {"PATH": "/nonexistent", "PYBUILDPACK_PYTHON": ""}
-    p = subprocess.run(["/bin/sh", bp / "bin" / "detect", tmp_path], env=env,
-                       capture_output=True, text=True)  # fmt: skip
-    assert (p.returncode, p.stdout) == (0, "Python\n")
-
-
-def test_bin_compile_says_what_to_do_without_python(tmp_path: Path) -> None:
-    bp = bare_buildpack(tmp_path)
-    env = {"PATH": "/nonexistent"}
-    p = subprocess.run(["/bin/sh", bp / "bin" / "compile", tmp_path, tmp_path / "c", tmp_path],
-                       env=env, capture_output=True, text=True)  # fmt: skip
-    assert p.returncode == 1
-    assert "pybuildpack needs Python >= 3.10" in p.stderr
-
-
 def test_bin_compile_rejects_an_unusable_pybuildpack_python(tmp_path: Path) -> None:
     env = {"PATH": os.environ["PATH"], "PYBUILDPACK_PYTHON": "/bin/false"}
     p = subprocess.run([REPO / "bin" / "compile", tmp_path, tmp_path / "c", tmp_path],

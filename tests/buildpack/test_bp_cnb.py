@@ -161,4 +161,7 @@ def test_bin_build_runs_through_the_shim(lifecycle: Callable[..., Lifecycle]) ->
     assert built.code == 1
     assert "[runtime-txt::not-supported]" in built.err
     assert "Traceback" not in built.log
-    assert not (lc.layers / "pybuildpack-runner.toml").exists()  # no runner venv was made
+    # pybuildpack's own runner (cached wheels, bytecode) is a cache-only layer: restored for
+    # the next build, never exported to the app image
+    runner = (lc.layers / "pybuildpack-runner.toml").read_text()
+    assert "build = false\nlaunch = false\ncache = true\n" in runner

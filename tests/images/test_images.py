@@ -29,10 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sandbox import IMAGES, REPO, Bind, Sandbox, rootfs, wait_for_http, why_not_supported
-
 from bp_support import Lifecycle, check_layers_dir, local_cpython
+from sandbox import IMAGES, REPO, Bind, Sandbox, rootfs, wait_for_http, why_not_supported
 from test_bp_e2e import EXAMPLE, free_port, wheelhouse, wheelhouse_series
+
 from provisioning.archives import (
     downloads_doc,
     pack_dir,
@@ -46,7 +46,9 @@ from provisioning.loopback import LoopbackServer, serve
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.images]
 
-RUNNER_WHEELS = Path(os.environ.get("PYBUILDPACK_TEST_RUNNER_WHEELS") or REPO / ".cache" / "runner-wheels")
+RUNNER_WHEELS = Path(
+    os.environ.get("PYBUILDPACK_TEST_RUNNER_WHEELS") or REPO / ".cache" / "runner-wheels"
+)
 CHROOT_PATH = "/usr/local/bin:/usr/bin:/bin"
 CNB_BP = "/cnb/buildpacks/pybuildpack_python/0.1.0"
 OLD_PYTHON = "3.9"
@@ -134,8 +136,13 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Inputs]:
         server.files["/runner/cpython-runner-install_only.tar.gz"] = runner
         for wheel in _lock_wheels():
             server.files[f"/wheels/{wheel}"] = (RUNNER_WHEELS / wheel).read_bytes()
-        entry = {"version": str(version), "release": "20260101",
-                 "target": "x86_64-unknown-linux-gnu", "file": name, "sha256": sha256(runtime)}
+        entry = {
+            "version": str(version),
+            "release": "20260101",
+            "target": "x86_64-unknown-linux-gnu",
+            "file": name,
+            "sha256": sha256(runtime),
+        }
         srv = tmp / "srv"
         srv.mkdir()
         downloads = write_json(srv / "downloads.json", downloads_doc(server.url, [entry]))
@@ -284,7 +291,7 @@ def test_classic_builds_twice_and_serves(
 
     port = free_port()
     serve_env = {"PATH": CHROOT_PATH, "HOME": "/app", "PORT": str(port), "LANG": "C.UTF-8"}
-    script = f"for f in /app/.profile.d/*.sh; do . \"$f\"; done; exec {_web_command()}"
+    script = f'for f in /app/.profile.d/*.sh; do . "$f"; done; exec {_web_command()}'
     running = box.start(["/bin/sh", "-c", script], serve_env, cwd="/app")
     try:
         status, body = wait_for_http(f"http://127.0.0.1:{port}/", running)

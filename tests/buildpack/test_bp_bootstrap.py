@@ -1,0 +1,334 @@
+"""How the buildpack starts itself (bin/support/python.sh, entry.py, runner.lock), tried on
+this machine with a PATH that hides what a bare build image lacks. The same start-up on real
+Debian images is in tests/images."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+from bp_support import REPO, base_env
+
+from pybuildpack.buildpack import checks
+
+RUNNER_WHEELS = Path(
+    os.environ.get("PYBUILDPACK_TEST_RUNNER_WHEELS") or REPO / ".cache" / "runner-wheels"
+)
+# What every build image has (coreutils, sed, tar, gzip) - but no python, curl or wget.
+BASE_TOOLS = ("sh", "uname", "date", "mkdir", "rm", "mv", "cp", "cat", "cut", "sed", "ls",
+              "head", "sha256sum", "tar", "gzip", "id", "env")  # fmt: skip
+
+
+def lock_entries(kind: str) -> list[list[str]]:
+    text = (REPO / "bin" / "support" / "runner.lock").read_text()
+    return [line.split() for line in text.splitlines() if line.startswith(kind + " ")]
+
+
+def bare_buildpack(tmp: Path) -> Path:
+    """The buildpack as a platform fetches a checkout: no dev venv, no bytecode."""
+    bp = tmp / "buildpack"
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(REPO / "bin", bp / "bin", ignore=ignore)
+    shutil.copytree(REPO / "src" / "pybuildpack", bp / "src" / "pybuildpack", ignore=ignore)
+    return bp
+
+
+def tools_dir(tmp: Path, *extra: str) -> Path:
+    """A PATH with the basic tools of a build image, plus ``extra``."""
+    d = tmp / "tools"
+    d.mkdir(exist_ok=True)
+    for name in (*BASE_TOOLS, *extra):
+        found = shutil.which(name)
+        if found and not (d / name).exists():
+            (d / name).symlink_to(found)
+    return d
+
+
+def need_runner_wheels() -> Path:
+    files = [e[3] for e in lock_entries("wheel")]
+    if not all((RUNNER_WHEELS / f).is_file() for f in files):
+        pytest.skip(f"no runner wheels in {RUNNER_WHEELS}: run scripts/test")
+    return RUNNER_WHEELS
+
+
+def fake_runner_archive(tmp: Path) -> tuple[Path, str]:
+    """A pbs-layout archive whose python/bin/python3 runs the test interpreter: enough to
+    prove where the shim finds, verifies, unpacks and reuses its runner."""
+    script = f'#!/bin/sh\nexec {sys.executable} "$@"\n'.encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for d in ("python", "python/bin"):
+            info = tarfile.TarInfo(d)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+        info = tarfile.TarInfo("python/bin/python3")
+        info.size, info.mode = len(script), 0o755
+        tar.addfile(info, io.BytesIO(script))
+    path = tmp / "runner.tar.gz"
+    path.write_bytes(buf.getvalue())
+    return path, hashlib.sha256(buf.getvalue()).hexdigest()
+
+
+def compile_with(bp: Path, tmp: Path, env: dict[str, str], app_files: dict[str, str] | None = None
+                 ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    app = tmp / "app"
+    app.mkdir(exist_ok=True)
+    for name, text in (app_files or {"app.py": ""}).items():
+        (app / name).write_text(text)
+    env_dir = tmp / "env"
+    env_dir.mkdir(exist_ok=True)
+    return subprocess.run(["/bin/sh", str(bp / "bin" / "compile"), str(app), str(tmp / "cache"),
+                           str(env_dir)], env=env, capture_output=True, text=True, timeout=120,
+                          check=False)  # fmt: skip
+
+
+def said(p: subprocess.CompletedProcess[str]) -> str:
+    """stderr with the wrapped ` !     ` message lines joined back into sentences."""
+    return re.sub(r"\s*\n !\s+", " ", p.stderr)
+
+
+def no_python_env(tmp: Path, *extra_tools: str, **values: str) -> dict[str, str]:
+    env = base_env(tmp)
+    del env["PYBUILDPACK_PYTHON"]
+    env["PATH"] = str(tools_dir(tmp, *extra_tools))
+    env.update(values)
+    return env
+
+
+# --------------------------------------------------------------------------- the lock
+
+
+def test_runner_lock_is_well_formed() -> None:
+    wheels = lock_entries("wheel")
+    assert {w[1] for w in wheels} >= {"packaging", "urllib3", "platformdirs", "filelock"}
+    for _, name, version, file, sha, path, marker in wheels:
+        assert file.startswith(f"{name}-{version}-") and file.endswith("-none-any.whl"), file
+        assert re.fullmatch(r"[0-9a-f]{64}", sha) and marker in ("all", "py<3.11")
+        assert path == f"py3/{name[0]}/{name}"
+    pythons = lock_entries("python")
+    assert {p[1] for p in pythons} == {"x86_64", "aarch64"}
+    downloads = json.loads((REPO / "src/pybuildpack/data/downloads.json").read_text())
+    known = {a["file"]: a["sha256"] for a in downloads["sources"]["pbs"]["archives"]}
+    for _, arch, version, release, file, sha in pythons:
+        assert file.startswith(f"cpython-{version}+{release}-{arch}-unknown-linux-gnu-")
+        assert re.fullmatch(r"[0-9a-f]{64}", sha)
+        if file in known:  # the same archive the runtime metadata lists: the same digest
+            assert known[file] == sha
+
+
+def test_runner_wheels_admit_python_3_10_and_match_the_lock() -> None:
+    house = need_runner_wheels()
+    for _, name, _, file, sha, _, _ in lock_entries("wheel"):
+        data = (house / file).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == sha, file
+        with zipfile.ZipFile(house / file) as zf:
+            meta = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+            text = zf.read(meta).decode()
+            assert not any(n.endswith((".so", ".pyd")) for n in zf.namelist()), "pure Python only"
+        requires = re.search(r"^Requires-Python: *(.+)$", text, re.M)
+        if requires:
+            from packaging.specifiers import SpecifierSet
+
+            assert SpecifierSet(requires.group(1)).contains("3.10.0"), (name, requires.group(1))
+        deps = [line for line in text.splitlines() if line.startswith("Requires-Dist:")
+                and "extra ==" not in line]  # fmt: skip
+        assert not deps, f"{name} needs {deps}: add them to the lock"
+
+
+def test_detect_lists_in_sh_and_python_agree() -> None:
+    text = (REPO / "bin" / "detect").read_text()
+    files = re.search(r"DETECT_FILES='([^']*)'", text)
+    dirs = re.search(r"DETECT_DIRS='([^']*)'", text)
+    assert files and dirs
+    assert tuple(files.group(1).split()) == checks.DETECT_FILES
+    assert tuple(dirs.group(1).split()) == checks.DETECT_DIRS
+
+
+# --------------------------------------------------------------------------- sh phases
+
+
+def test_detect_and_release_need_no_python(tmp_path: Path) -> None:
+    bp = bare_buildpack(tmp_path)
+    env = {"PATH": str(tools_dir(tmp_path))}
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "uv.lock").write_text("")
+    p = subprocess.run(["/bin/sh", bp / "bin" / "detect", app], env=env, capture_output=True,
+                       text=True)  # fmt: skip
+    assert (p.returncode, p.stdout) == (0, "Python\n")
+    (app / "uv.lock").unlink()
+    (app / "notes.md").write_text("")
+    p = subprocess.run(["/bin/sh", bp / "bin" / "detect", app], env=env, capture_output=True,
+                       text=True)  # fmt: skip
+    assert p.returncode == 1 and "No Python project files found" in p.stderr
+    assert "notes.md" in p.stderr  # the app root is listed
+    (app / "venv").write_text("")  # a *file* named venv does not count, as in Python
+    p = subprocess.run(["/bin/sh", bp / "bin" / "detect", app], env=env, capture_output=True,
+                       text=True)  # fmt: skip
+    assert p.returncode == 1
+    cnb = {**env, "CNB_PLATFORM_DIR": str(tmp_path), "CNB_BUILD_PLAN_PATH": str(tmp_path / "p")}
+    p = subprocess.run(["/bin/sh", bp / "bin" / "detect"], env=cnb, cwd=app, capture_output=True,
+                       text=True)  # fmt: skip
+    assert p.returncode == 100
+    p = subprocess.run(["/bin/sh", bp / "bin" / "release", app], env=env, capture_output=True,
+                       text=True)  # fmt: skip
+    assert (p.returncode, p.stdout) == (0, "---\n{}\n")
+
+
+# --------------------------------------------------------------------------- no Python
+
+
+def test_no_python_and_no_downloader_says_what_to_install(tmp_path: Path) -> None:
+    bp = bare_buildpack(tmp_path)
+    p = compile_with(
+        bp, tmp_path, no_python_env(tmp_path, PYBUILDPACK_RUNNER_MIRROR="https://mirror.invalid")
+    )
+    assert p.returncode == 1
+    assert "Could not download pybuildpack's own CPython" in p.stderr
+    assert "neither curl nor wget is installed" in p.stderr  # the failing step's own words
+    assert "install python3 (3.10 or newer)" in p.stderr
+    assert "https://mirror.invalid/" in p.stderr  # the mirror was honoured
+    assert not list((tmp_path / "cache" / ".heroku" / "pybuildpack-runner").glob(".new-*"))
+
+
+def test_a_runner_that_fails_verification_is_never_unpacked(tmp_path: Path) -> None:
+    bp = bare_buildpack(tmp_path)
+    archive, _ = fake_runner_archive(tmp_path)
+    env = no_python_env(tmp_path, PYBUILDPACK_RUNNER_PYTHON_URL=f"file://{archive}",
+                        PYBUILDPACK_RUNNER_PYTHON_SHA256="0" * 64)  # fmt: skip
+    p = compile_with(bp, tmp_path, env)
+    assert p.returncode == 1
+    assert (
+        "failed verification" in p.stderr
+        and hashlib.sha256(archive.read_bytes()).hexdigest() in p.stderr
+    )
+    runner = tmp_path / "cache" / ".heroku" / "pybuildpack-runner"
+    assert not (runner / "python").exists() and not list(runner.glob(".new-*"))
+
+
+def test_runner_url_and_sha256_go_together(tmp_path: Path) -> None:
+    bp = bare_buildpack(tmp_path)
+    env = no_python_env(tmp_path, PYBUILDPACK_RUNNER_PYTHON_URL="file:///x.tar.gz")
+    p = compile_with(bp, tmp_path, env)
+    assert p.returncode == 1 and "go together" in said(p)
+
+
+def test_runner_is_fetched_once_then_reused_from_the_cache(tmp_path: Path) -> None:
+    house = need_runner_wheels()
+    bp = bare_buildpack(tmp_path)
+    archive, digest = fake_runner_archive(tmp_path)
+    env_dir = tmp_path / "env"
+    env_dir.mkdir()
+    # classic config vars (ENV_DIR files) reach the bootstrap, not only the environment
+    (env_dir / "PYBUILDPACK_RUNNER_PYTHON_URL").write_text(f"file://{archive}")
+    (env_dir / "PYBUILDPACK_RUNNER_PYTHON_SHA256").write_text(digest)
+    (env_dir / "PYBUILDPACK_RUNNER_WHEELS").write_text(str(house))
+    env = no_python_env(tmp_path)
+    first = compile_with(bp, tmp_path, env)
+    assert "Setting up pybuildpack's own Python" in first.stderr, first.stderr
+    assert "Fetching pybuildpack's dependencies" in first.stderr
+    # pybuildpack itself ran: the app has no package manager file, a typed app error
+    assert first.returncode == 1 and "[package-manager::none-found]" in first.stderr
+    runner = tmp_path / "cache" / ".heroku" / "pybuildpack-runner"
+    assert (runner / "python" / ".pybuildpack-runner").read_text().strip() == digest
+    archive.unlink()  # a later build must not need the download again
+    second = compile_with(bp, tmp_path, env)
+    assert "[package-manager::none-found]" in second.stderr, second.stderr
+    assert "Setting up" not in second.stderr and "Fetching" not in second.stderr
+    # a pin that changed (a new buildpack release) replaces the cached runner
+    (env_dir / "PYBUILDPACK_RUNNER_PYTHON_SHA256").write_text("f" * 64)
+    third = compile_with(bp, tmp_path, env)
+    assert third.returncode == 1 and "Could not download" in third.stderr
+    assert (runner / "python" / ".pybuildpack-runner").read_text().strip() == digest  # kept
+
+
+# --------------------------------------------------------------------------- the wheels
+
+
+def test_wheels_are_verified_and_a_tampered_cache_copy_is_replaced(tmp_path: Path) -> None:
+    house = need_runner_wheels()
+    bp = bare_buildpack(tmp_path)
+    env = base_env(tmp_path)
+    del env["PYBUILDPACK_PYTHON"]  # python3 from PATH: runs isolated, deps from the wheels
+    env["PYBUILDPACK_RUNNER_WHEELS"] = str(house)
+    first = compile_with(bp, tmp_path, env)
+    assert "[package-manager::none-found]" in first.stderr, first.stderr
+    wheels = tmp_path / "cache" / ".heroku" / "pybuildpack-runner" / "wheels"
+    packaging = next(wheels.glob("packaging-*.whl"))
+    packaging.write_bytes(b"not the wheel")
+    second = compile_with(bp, tmp_path, env)
+    assert "Fetching pybuildpack's dependencies (1 wheels)" in second.stderr, second.stderr
+    assert "[package-manager::none-found]" in second.stderr
+    assert hashlib.sha256(packaging.read_bytes()).hexdigest() == next(
+        e[4] for e in lock_entries("wheel") if e[1] == "packaging"
+    )
+
+
+def test_a_mirror_serving_a_different_wheel_is_refused(tmp_path: Path) -> None:
+    house = need_runner_wheels()
+    bad = tmp_path / "mirror"
+    shutil.copytree(house, bad)
+    victim = next(bad.glob("urllib3-*.whl"))
+    victim.write_bytes(victim.read_bytes() + b"\0")
+    bp = bare_buildpack(tmp_path)
+    env = base_env(tmp_path)
+    del env["PYBUILDPACK_PYTHON"]
+    env["PYBUILDPACK_RUNNER_WHEELS"] = str(bad)
+    p = compile_with(bp, tmp_path, env)
+    assert p.returncode == 1 and "failed verification" in p.stderr, p.stderr
+    assert "Traceback" not in p.stderr
+    stored = tmp_path / "cache" / ".heroku" / "pybuildpack-runner" / "wheels"
+    assert not (stored / victim.name).exists()
+
+
+def test_offline_without_a_mirror_says_how_to_fix_it(tmp_path: Path) -> None:
+    bp = bare_buildpack(tmp_path)
+    env = base_env(tmp_path)
+    del env["PYBUILDPACK_PYTHON"]
+    env["PYBUILDPACK_RUNNER_WHEELS"] = str(tmp_path / "empty-mirror")
+    p = compile_with(bp, tmp_path, env)
+    assert p.returncode == 1
+    assert "Could not download" in p.stderr and "PYBUILDPACK_RUNNER_WHEELS" in p.stderr
+
+
+def test_a_damaged_packaged_wheel_is_an_error(tmp_path: Path) -> None:
+    house = need_runner_wheels()
+    bp = bare_buildpack(tmp_path)
+    shutil.copytree(house, bp / "vendor" / "wheels")
+    next((bp / "vendor" / "wheels").glob("filelock-*.whl")).write_bytes(b"x")
+    env = base_env(tmp_path)
+    del env["PYBUILDPACK_PYTHON"]
+    p = compile_with(bp, tmp_path, env)
+    assert p.returncode == 1 and "this copy of the buildpack is damaged" in said(p)
+
+
+def test_the_apps_python_environment_never_reaches_the_runner(tmp_path: Path) -> None:
+    """PYTHONPATH, PYTHONHOME, PIP_* and a user site of the app's: the runner ignores them,
+    and writes nothing (no bytecode) into the buildpack directory."""
+    house = need_runner_wheels()
+    bp = bare_buildpack(tmp_path)
+    poison = tmp_path / "poison"
+    (poison / "packaging").mkdir(parents=True)
+    (poison / "packaging" / "__init__.py").write_text("raise SystemExit('poisoned')\n")
+    (poison / "sitecustomize.py").write_text("raise SystemExit('poisoned')\n")
+    env = base_env(tmp_path)
+    del env["PYBUILDPACK_PYTHON"]
+    env.update(PYTHONPATH=str(poison), PYTHONSTARTUP=str(poison / "sitecustomize.py"),
+               PIP_NO_INDEX="1", PIP_INDEX_URL="http://127.0.0.1:9/",
+               PYBUILDPACK_RUNNER_WHEELS=str(house))  # fmt: skip
+    before = sorted(str(p.relative_to(bp)) for p in bp.rglob("*"))
+    p = compile_with(bp, tmp_path, env)
+    assert "poisoned" not in p.stderr + p.stdout
+    assert "[package-manager::none-found]" in p.stderr, p.stderr
+    assert sorted(str(p.relative_to(bp)) for p in bp.rglob("*")) == before
+    assert list((tmp_path / "cache" / ".heroku" / "pybuildpack-runner" / "pycache").rglob("*.pyc"))
