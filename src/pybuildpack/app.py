@@ -1,19 +1,64 @@
 """One call for the interfaces: which Python does the app in ``app_dir`` get?
 
 read the version sources -> resolve against the catalog -> check ``requires-python``.
+Every version a message suggests writing is one ``requires-python`` allows (when any is).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from pybuildpack.catalog import Catalog
-from pybuildpack.errors import AppDirNotFound, PyBuildpackError
-from pybuildpack.requested import read_requested_version
-from pybuildpack.requires_python import check_requires_python
+from pybuildpack.errors import AppDirNotFound, BuildWarning, PyBuildpackError
+from pybuildpack.requested import read_requested_version, suggest_major
+from pybuildpack.requires_python import check_requires_python, parse_requires_python
 from pybuildpack.resolve import Resolution, check_platform, resolve
-from pybuildpack.version import Generation, PythonVersion
+from pybuildpack.version import Generation, MajorVersion, PythonVersion
+
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
+
+D = TypeVar("D", PyBuildpackError, BuildWarning)
+
+
+def read_pyproject(app_dir: Path) -> bytes | None:
+    pyproject = app_dir / "pyproject.toml"
+    try:
+        return pyproject.read_bytes() if pyproject.is_file() else None
+    except OSError:
+        return None
+
+
+def allowed_versions(pyproject: bytes | None) -> SpecifierSet | None:
+    """The app's ``requires-python`` as a specifier, when it has a usable one."""
+    if pyproject is None:
+        return None
+    parsed = parse_requires_python(pyproject)
+    return getattr(parsed, "specifier", None)
+
+
+def respect_requires_python(diagnostic: D, catalog: Catalog, allowed: SpecifierSet | None) -> D:
+    """``diagnostic`` with its ``suggested`` major replaced when ``allowed`` excludes it."""
+    if allowed is None or not dataclasses.is_dataclass(diagnostic):
+        return diagnostic
+    suggested = getattr(diagnostic, "suggested", None)
+    if not isinstance(suggested, MajorVersion):
+        return diagnostic
+    info = catalog.get(suggested)
+    if (
+        info is not None
+        and info.latest_patch is not None
+        and allowed.contains(str(info.latest), prereleases=True)
+    ):
+        return diagnostic
+    better = suggest_major(catalog, suggested, allowed)
+    if isinstance(diagnostic, PyBuildpackError):
+        diagnostic.suggested = better  # type: ignore[attr-defined]
+        return diagnostic
+    return replace(diagnostic, suggested=better)  # type: ignore[type-var]
 
 
 def resolve_app(
@@ -29,22 +74,27 @@ def resolve_app(
     if not app_dir.is_dir():
         raise AppDirNotFound(path=str(app_dir))
     check_platform(catalog, stack, arch)
-    requested = read_requested_version(
-        app_dir,
-        catalog,
-        generation=generation,
-        cached_version=cached_version if generation is Generation.CEDAR else None,
-    )
-    resolution = resolve(requested.version, catalog, generation=generation, stack=stack, arch=arch)
-    pyproject = app_dir / "pyproject.toml"
+    pyproject = read_pyproject(app_dir)
+    allowed = allowed_versions(pyproject)
     try:
-        pyproject_bytes = pyproject.read_bytes() if pyproject.is_file() else None
-    except OSError:
-        pyproject_bytes = None
-    checks = check_requires_python(
-        resolution.version, requested.version.origin, pyproject_bytes, catalog
+        requested = read_requested_version(
+            app_dir,
+            catalog,
+            generation=generation,
+            cached_version=cached_version if generation is Generation.CEDAR else None,
+            allowed=allowed,
+        )
+        resolution = resolve(
+            requested.version, catalog, generation=generation, stack=stack, arch=arch
+        )
+    except PyBuildpackError as err:
+        raise respect_requires_python(err, catalog, allowed) from None
+    checks = check_requires_python(resolution.version, requested.version.origin, pyproject, catalog)
+    warnings = tuple(
+        respect_requires_python(w, catalog, allowed)
+        for w in (*requested.warnings, *resolution.warnings, *checks)
     )
-    return replace(resolution, warnings=(*requested.warnings, *resolution.warnings, *checks))
+    return replace(resolution, warnings=warnings)
 
 
 __all__ = ["PyBuildpackError", "Resolution", "resolve_app"]

@@ -23,6 +23,7 @@ from typing import NoReturn
 from pybuildpack import __version__
 from pybuildpack.commands import COMMAND_MODULES
 from pybuildpack.errors import PyBuildpackError, UsageError
+from pybuildpack.messages import app_dir_shown
 from pybuildpack.output import Output
 
 DESCRIPTION = """\
@@ -154,6 +155,11 @@ def _main(argv: list[str]) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     out = Output(json_mode=getattr(args, "json", False), quiet=getattr(args, "quiet", False))
+    with app_dir_shown(getattr(args, "app_dir", None) or "."):
+        return _run(args, out)
+
+
+def _run(args: argparse.Namespace, out: Output) -> int:
     try:
         return int(args.func(args, out))
     except UsageError as err:

@@ -173,6 +173,7 @@ class PythonVersionNotSpecified(BuildWarning):
     series: MajorVersion
     # names in the app root that look like a version file but are not one (case variants etc.)
     lookalikes: tuple[str, ...] = field(default=())
+    suggested: MajorVersion | None = None  # the major to write; None: ``series``
 
 
 @dataclass(frozen=True)

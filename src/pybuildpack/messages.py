@@ -7,12 +7,20 @@ presentation (colour, boxes, JSON), never on the wording.
 To add a diagnostic: define its type in ``errors.py`` (or next to the layer that raises it,
 subclassing ``PyBuildpackError``/``BuildWarning``), then register a renderer here with
 ``@renders(TheType)``.
+
+Commands in messages name the app directory as ``.`` (``pybuildpack pin . 3.13``);
+``render`` replaces it with the directory the user gave the CLI (``app_dir_shown``), so the
+advice can be pasted as it is.
 """
 
 from __future__ import annotations
 
+import re
+import shlex
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -54,7 +62,7 @@ def render(diagnostic: Diagnostic) -> Rendered:
     for kind in type(diagnostic).__mro__:
         fn = _RENDERERS.get(kind)
         if fn is not None:
-            title, body = fn(diagnostic)
+            title, body = (name_app_dir(part) for part in fn(diagnostic))
             return Rendered(id=diagnostic.id, title=title, body=reflow(body.strip("\n")))
     # Unregistered: still never a traceback, and the id still tells what it is.
     return Rendered(id=diagnostic.id, title=f"{type(diagnostic).__name__}: {diagnostic!r}", body="")
@@ -86,6 +94,36 @@ def reflow(body: str, width: int = WIDTH) -> str:
     return "\n\n".join(out)
 
 
+_APP_DIR: ContextVar[str] = ContextVar("pybuildpack_app_dir", default=".")
+_COMMAND_ON_DOT = re.compile(r"(pybuildpack (?:pin|migrate)) \.(?= |$)", re.MULTILINE)
+
+
+@contextmanager
+def app_dir_shown(path: str) -> Iterator[None]:
+    """While active, advice names ``path`` (shell-quoted) as the app directory."""
+    token = _APP_DIR.set(shlex.quote(path) if path else ".")
+    try:
+        yield
+    finally:
+        _APP_DIR.reset(token)
+
+
+def name_app_dir(text: str) -> str:
+    shown = _APP_DIR.get()
+    if shown == ".":
+        return text
+    return _COMMAND_ON_DOT.sub(lambda m: f"{m[1]} {shown}", text)
+
+
+def set_version_command(origin: Origin, version: object) -> str:
+    """The command that makes builds use ``version`` instead of what ``origin`` says:
+    ``pin`` writes .python-version, but where runtime.txt stated the version, runtime.txt
+    would still win on classic builds, so ``migrate`` (which deletes it) is the fix."""
+    if origin is Origin.RUNTIME_TXT:
+        return f"pybuildpack migrate . --to {version}"
+    return f"pybuildpack pin . {version}"
+
+
 def has_renderer(kind: type) -> bool:
     return kind in _RENDERERS
 
@@ -111,10 +149,21 @@ def _m(major: MajorVersion | None) -> str:
 def how_to_write_python_version(
     major: MajorVersion | str | None, *, replacing_runtime_txt: bool = False
 ) -> str:
-    first = "Delete runtime.txt, then create" if replacing_runtime_txt else "Create"
     major = major if isinstance(major, str) else _m(major)
+    if replacing_runtime_txt:  # pin alone would not do: runtime.txt wins on classic builds
+        return (
+            f"Run:\n\n    pybuildpack migrate . --to {major}\n\n"
+            f"(it writes .python-version and deletes runtime.txt), or by hand: delete\n"
+            f"runtime.txt, then create a file named exactly .python-version (leading dot, no\n"
+            f"extension) in the root of your app, containing just the major version:\n"
+            f"\n"
+            f"    {major}\n"
+            f"\n"
+            f"A major version (like {major}) is recommended over an exact patch (like {major}.0):\n"
+            f"every build then gets the newest patch release, and so the latest security fixes."
+        )
     return (
-        f"{first} a file named exactly .python-version (leading dot, no extension) in the\n"
+        f"Create a file named exactly .python-version (leading dot, no extension) in the\n"
         f"root of your app, containing just the major version:\n"
         f"\n"
         f"    {major}\n"
@@ -184,9 +233,18 @@ def _(err: e.PythonVersionFileMultipleVersions) -> tuple[str, str]:
 An app runs on one Python: keep exactly one version line (comment lines starting with
 '#' are fine), or run:
 
-    pybuildpack pin . {err.versions[0]}
+    pybuildpack pin . {_keep_one(err)}
 """,
     )
+
+
+def _keep_one(err: e.PythonVersionFileMultipleVersions) -> str:
+    """The first listed version as written, unless the suggestion had to differ from its
+    major (requires-python excludes it, or builds cannot use it)."""
+    first = err.versions[0]
+    if err.suggested is None or f"{first}.".startswith(f"{err.suggested}."):
+        return first
+    return str(err.suggested)
 
 
 @renders(e.PythonVersionFileInvalidEncoding)
@@ -250,13 +308,7 @@ or python-{_m(err.suggested)}.0; it contains:
 
     {err.content or "(nothing)"}
 
-runtime.txt is deprecated, so rather than fix it, switch to .python-version:
-run:
-
-    pybuildpack migrate .
-
-or do it by hand:
-
+runtime.txt is deprecated, so rather than fix it, switch to .python-version.
 {how_to_write_python_version(err.suggested, replacing_runtime_txt=True)}
 """,
     )
@@ -269,12 +321,6 @@ def _(err: e.RuntimeTxtNotSupported) -> tuple[str, str]:
         f"""
 This build uses the Cloud Native Buildpack (fir) rules, which read the Python version
 only from .python-version. The app still has a runtime.txt.
-
-Run:
-
-    pybuildpack migrate .
-
-or do it by hand:
 
 {how_to_write_python_version(err.suggested, replacing_runtime_txt=True)}
 """,
@@ -289,13 +335,7 @@ def _(w: e.RuntimeTxtDeprecated) -> tuple[str, str]:
 The Python version was read from runtime.txt. That file is deprecated and will stop
 working in a future release (Cloud Native Buildpack builds already reject it).
 
-Switch now with:
-
-    pybuildpack migrate .
-
-(it writes .python-version with {w.suggested} and deletes runtime.txt), or by hand:
-
-{how_to_write_python_version(w.suggested, replacing_runtime_txt=True)}
+Switch now. {how_to_write_python_version(w.suggested, replacing_runtime_txt=True)}
 """,
     )
 
@@ -354,7 +394,8 @@ def _(err: e.PythonVersionEol) -> tuple[str, str]:
         )
         fix = (
             f"Upgrade the app, ideally to Python {err.suggested}, and change the version in\n"
-            f"{_where(err.requested.origin)}, e.g.:\n\n    pybuildpack pin . {err.suggested}\n\n"
+            f"{_where(err.requested.origin)}, e.g.:\n\n"
+            f"    {set_version_command(err.requested.origin, err.suggested)}\n\n"
             f"Release dates and end-of-life dates: https://devguide.python.org/versions/"
         )
     return f"Python {series} has reached its end of life", f"{why}\n\n{fix}\n"
@@ -405,7 +446,7 @@ def _(err: e.PythonVersionUnknownPatch) -> tuple[str, str]:
 
 Specify the major version instead, so every build gets the newest available patch:
 
-    pybuildpack pin . {err.requested.series}
+    {set_version_command(err.requested.origin, err.requested.series)}
 
 (or check the exact version at https://www.python.org/downloads/ and that this
 pybuildpack release and its catalog are current).
@@ -429,7 +470,8 @@ def _(w: e.PythonVersionDeprecated) -> tuple[str, str]:
         fix = how_to_write_python_version(w.suggested)
     else:
         fix = (
-            f"Upgrade soon: change {_where(w.origin)}, e.g.:\n\n    pybuildpack pin . {w.suggested}"
+            f"Upgrade soon: change {_where(w.origin)}, e.g.:\n\n"
+            f"    {set_version_command(w.origin, w.suggested)}"
         )
     return (
         f"Python {w.series} is deprecated",
@@ -448,7 +490,7 @@ includes security and bug fixes.
 Better: specify only the major version, so every build gets the newest patch and this
 warning goes away:
 
-    pybuildpack pin . {w.requested.series}
+    {set_version_command(w.requested.origin, w.requested.series)}
 """,
     )
 
@@ -476,7 +518,7 @@ def _(w: e.PythonVersionNotSpecified) -> tuple[str, str]:
         f"""
 {why}
 {look}
-{how_to_write_python_version(w.series)}
+{how_to_write_python_version(w.suggested or w.series)}
 
 If .python-version already exists, check that it is in the root of the app, named in
 lowercase, committed to git, and not excluded by .gitignore or .slugignore.
@@ -488,7 +530,7 @@ lowercase, committed to git, and not excluded by .gitignore or .slugignore.
 def _(w: e.PythonVersionOutsideRequiresPython) -> tuple[str, str]:
     fix = (
         f"Change {_where(w.origin)} to a version it allows, e.g.:\n\n"
-        f"    pybuildpack pin . {w.suggested}\n\nOr"
+        f"    {set_version_command(w.origin, w.suggested)}\n\nOr"
         if w.suggested
         else "No supported Python version satisfies it: widen requires-python.\n\nOr"
     )

@@ -21,14 +21,17 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from pybuildpack.catalog import Catalog
 from pybuildpack.errors import (
     BuildWarning,
     PyBuildpackError,
     PythonVersionFileMisspelled,
+    PythonVersionFileMultipleVersions,
     PythonVersionFileUnreadable,
     PythonVersionNotSpecified,
     RuntimeTxtDeprecated,
@@ -36,10 +39,14 @@ from pybuildpack.errors import (
 )
 from pybuildpack.version import Generation, MajorVersion, Origin, PythonVersion, RequestedVersion
 from pybuildpack.version_files import (
+    guess_major,
     parse_pipfile_lock,
     parse_python_version_file,
     parse_runtime_txt,
 )
+
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
 
 PYTHON_VERSION_FILE = ".python-version"
 RUNTIME_TXT = "runtime.txt"
@@ -70,6 +77,8 @@ MISSPELLED_NAMES: tuple[str, ...] = (
     "python-version.txt",
     "python-version",
 )
+
+T = TypeVar("T")
 
 _LOOKALIKE = re.compile(r"(?i).*python.?version.*")
 
@@ -127,19 +136,69 @@ def read_requested_version(
     *,
     generation: Generation = Generation.CEDAR,
     cached_version: PythonVersion | None = None,
+    allowed: SpecifierSet | None = None,
 ) -> Requested:
-    """Find the app's requested version and the warnings that go with where it came from."""
+    """Find the app's requested version and the warnings that go with where it came from.
+
+    ``allowed``: the app's ``requires-python``, so that no error suggests a version it
+    excludes.
+    """
     try:
-        return _read_requested_version(app_dir, catalog, generation, cached_version)
+        return _read_requested_version(app_dir, catalog, generation, cached_version, allowed)
     except PyBuildpackError as exc:
-        raise with_suggestion(exc, catalog) from None
+        raise with_suggestion(exc, catalog, allowed=allowed) from None
 
 
-def with_suggestion(exc: PyBuildpackError, catalog: Catalog) -> PyBuildpackError:
-    """Parser errors suggest a version to write; the catalog (not code) decides which."""
+def suggest_major(
+    catalog: Catalog, wrote: MajorVersion | None, allowed: SpecifierSet | None = None
+) -> MajorVersion:
+    """The major version to advise writing: the one the user wrote when builds can use it,
+    else the catalog's default, else another supported major (newest first); never one
+    whose newest patch ``allowed`` (requires-python) excludes, while another one fits."""
+    candidates: list[MajorVersion] = []
+    if wrote is not None:
+        info = catalog.get(wrote)
+        if info is not None and info.supported and info.latest_patch is not None:
+            candidates.append(wrote)
+    candidates.append(catalog.default_major)
+    offered = sorted(
+        (m for m in catalog.supported if m.latest_patch is not None),
+        key=lambda m: (getattr(m, "status", "supported") == "supported", m.series),
+        reverse=True,
+    )  # fully supported majors first, newest first; then deprecated ones
+    candidates += [m.series for m in offered]
+    if allowed is not None:
+        for series in candidates:
+            info = catalog.get(series)
+            if info is not None and allowed.contains(str(info.latest), prereleases=True):
+                return series
+    return candidates[0]
+
+
+def with_suggestion(
+    exc: PyBuildpackError,
+    catalog: Catalog,
+    *,
+    data: bytes | None = None,
+    allowed: SpecifierSet | None = None,
+) -> PyBuildpackError:
+    """Parser errors suggest a version to write: the major the file itself names (``data``,
+    its bytes) when builds can use it, else one the catalog offers; never one that
+    ``allowed`` (requires-python) excludes."""
     if getattr(exc, "suggested", False) is None:
-        exc.suggested = catalog.default_major  # type: ignore[attr-defined]
+        wrote = guess_major(data) if data is not None else None
+        if wrote is None and isinstance(exc, PythonVersionFileMultipleVersions):
+            wrote = guess_major(exc.versions[0].encode())
+        exc.suggested = suggest_major(catalog, wrote, allowed)  # type: ignore[attr-defined]
     return exc
+
+
+def _parse(parser: Callable[[bytes], T], data: bytes, catalog: Catalog,
+           allowed: SpecifierSet | None) -> T:  # fmt: skip
+    try:
+        return parser(data)
+    except PyBuildpackError as exc:
+        raise with_suggestion(exc, catalog, data=data, allowed=allowed) from None
 
 
 def _read_requested_version(
@@ -147,13 +206,16 @@ def _read_requested_version(
     catalog: Catalog,
     generation: Generation,
     cached_version: PythonVersion | None,
+    allowed: SpecifierSet | None,
 ) -> Requested:
     runtime_txt = app_dir / RUNTIME_TXT
     if generation is Generation.FIR:
         if runtime_txt.exists() or runtime_txt.is_symlink():
-            raise RuntimeTxtNotSupported(suggested=_suggest_from_runtime_txt(runtime_txt, catalog))
+            raise RuntimeTxtNotSupported(
+                suggested=_suggest_from_runtime_txt(runtime_txt, catalog, allowed)
+            )
     elif _is_file(runtime_txt):
-        request = parse_runtime_txt(_read(runtime_txt))
+        request = _parse(parse_runtime_txt, _read(runtime_txt), catalog, allowed)
         return Requested(request, (RuntimeTxtDeprecated(suggested=request.series),))
 
     misspelled = find_misspelled(app_dir)
@@ -162,12 +224,12 @@ def _read_requested_version(
 
     version_file = app_dir / PYTHON_VERSION_FILE
     if _is_file(version_file):
-        return Requested(parse_python_version_file(_read(version_file)))
+        return Requested(_parse(parse_python_version_file, _read(version_file), catalog, allowed))
 
     if generation is Generation.CEDAR:
         lock = app_dir / PIPFILE_LOCK
         if _is_file(lock):
-            request = parse_pipfile_lock(_read(lock))
+            request = _parse(parse_pipfile_lock, _read(lock), catalog, allowed)
             if request is not None:
                 return Requested(request)
         if cached_version is not None:
@@ -175,23 +237,31 @@ def _read_requested_version(
                 cached_version.major, cached_version.minor, None, Origin.CACHED
             )
             warning = PythonVersionNotSpecified(
-                origin=Origin.CACHED, series=request.series, lookalikes=find_lookalikes(app_dir)
+                origin=Origin.CACHED,
+                series=request.series,
+                lookalikes=find_lookalikes(app_dir),
+                suggested=suggest_major(catalog, request.series, allowed),
             )
             return Requested(request, (warning,))
 
     default = catalog.default_major
     request = RequestedVersion(default.major, default.minor, None, Origin.DEFAULT)
     warning = PythonVersionNotSpecified(
-        origin=Origin.DEFAULT, series=default, lookalikes=find_lookalikes(app_dir)
+        origin=Origin.DEFAULT,
+        series=default,
+        lookalikes=find_lookalikes(app_dir),
+        suggested=suggest_major(catalog, default, allowed),
     )
     return Requested(request, (warning,))
 
 
-def _suggest_from_runtime_txt(path: Path, catalog: Catalog) -> MajorVersion:
-    """The major to suggest for .python-version when migrating away from runtime.txt."""
+def _suggest_from_runtime_txt(
+    path: Path, catalog: Catalog, allowed: SpecifierSet | None
+) -> MajorVersion:
+    """The major to suggest for .python-version when migrating away from runtime.txt: the
+    one it names (even in a malformed file), when builds can use it."""
     try:
-        series = parse_runtime_txt(path.read_bytes()).series
-    except (OSError, PyBuildpackError):  # unreadable or invalid: suggest the default
-        return catalog.default_major
-    info = catalog.get(series)
-    return series if info is not None and info.supported else catalog.default_major
+        wrote = guess_major(path.read_bytes())
+    except OSError:
+        wrote = None
+    return suggest_major(catalog, wrote, allowed)

@@ -26,7 +26,7 @@ from pybuildpack.errors import (
     PythonVersionFileNoVersion,
     RuntimeTxtInvalidVersion,
 )
-from pybuildpack.version import Origin, RequestedVersion
+from pybuildpack.version import MajorVersion, Origin, RequestedVersion
 
 # Trimmed around each line: ASCII whitespace and the Unicode space/line/paragraph separators,
 # except the no-break spaces (U+00A0, U+2007, U+202F). Invisible characters that are *not*
@@ -117,8 +117,8 @@ def significant_lines(text: str) -> list[str]:
 _HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(r"(?i)python[-_ ]?\d"),
-        "Remove the 'python-' prefix: .python-version holds only the number, e.g. 3.13 "
-        "(the 'python-3.13' form belongs to the deprecated runtime.txt).",
+        "Remove the 'python-' prefix: .python-version holds only the version number "
+        "(the 'python-N.N' form belongs to the deprecated runtime.txt).",
     ),
     (
         re.compile(r"^\d+\.\d+(\.\d+)?\s+#"),
@@ -130,12 +130,12 @@ _HINTS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (
         re.compile(r"[*xX]$|\.x\b"),
-        "Wildcards are not supported: write the major version (e.g. 3.13), which always "
-        "gets the latest patch.",
+        "Wildcards are not supported: write just the major version, which always gets "
+        "the latest patch.",
     ),
     (
         re.compile(r"^(==|>=|<=|~=|!=|>|<|\^|~)"),
-        "Version ranges are not supported here: write one major version (e.g. 3.13). "
+        "Version ranges are not supported here: write one major version. "
         "Ranges belong in pyproject.toml's requires-python.",
     ),
     (
@@ -175,6 +175,38 @@ def hint_for(line: str) -> str | None:
     for pattern, hint in _HINTS:
         if pattern.search(line):
             return hint
+    return None
+
+
+_MAJOR_IN_TEXT = re.compile(r"(?<![0-9])([0-9]+)\.([0-9]+)")
+
+
+def lenient_text(data: bytes) -> str:
+    """``data`` as text whatever its encoding (BOM, UTF-16/32, Latin-1): only to find what
+    the user meant, never to accept the file."""
+    for bom, codec in (
+        (b"\x00\x00\xfe\xff", "utf-32"),
+        (b"\xff\xfe\x00\x00", "utf-32"),
+        (b"\xef\xbb\xbf", "utf-8-sig"),
+        (b"\xff\xfe", "utf-16"),
+        (b"\xfe\xff", "utf-16"),
+    ):
+        if data.startswith(bom):
+            try:
+                return data.decode(codec)
+            except UnicodeDecodeError:
+                break
+    return data.decode("utf-8", "replace").replace("\x00", "")
+
+
+def guess_major(data: bytes) -> MajorVersion | None:
+    """The first ``N.N`` in the significant lines of a version file, however malformed
+    (``3.13.*``, ``python-3.12``, a BOM or UTF-16 file holding ``3.12``): the major the
+    user meant, to keep in the fix we suggest."""
+    for line in significant_lines(lenient_text(data)):
+        match = _MAJOR_IN_TEXT.search(line)
+        if match:
+            return MajorVersion(int(match[1]), int(match[2]))
     return None
 
 

@@ -162,11 +162,22 @@ def test_fir_rejects_runtime_txt_directory(tmp_path: Path) -> None:
         read_requested_version(tmp_path, SYN, generation=FIR)
 
 
-def test_parser_errors_suggest_the_catalog_default(tmp_path: Path) -> None:
-    app(tmp_path, {".python-version": "python-3.22\n"})
+@pytest.mark.parametrize(
+    ("content", "suggested"),
+    [
+        ("python-3.22\n", "3.22"),  # the major the file names, builds can use it
+        ("3.22.*\n", "3.22"),
+        ("python-3.20\n", "3.23"),  # a removed major: the catalog default instead
+        ("python-3\n", "3.23"),  # no major named: the catalog default
+    ],
+)
+def test_parser_errors_suggest_the_major_the_file_names(
+    tmp_path: Path, content: str, suggested: str
+) -> None:
+    app(tmp_path, {".python-version": content})
     with pytest.raises(e.PythonVersionFileInvalidVersion) as exc:
         read_requested_version(tmp_path, SYN)
-    assert exc.value.suggested == MajorVersion(3, 23)
+    assert exc.value.suggested == MajorVersion.parse(suggested)
 
 
 # --------------------------------------------------------------------------- resolution

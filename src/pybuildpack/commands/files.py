@@ -11,6 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from pybuildpack.app import allowed_versions, read_pyproject
 from pybuildpack.catalog import Catalog, load_catalog
 from pybuildpack.cli import add_common_options
 from pybuildpack.errors import (
@@ -19,7 +20,7 @@ from pybuildpack.errors import (
     PyBuildpackError,
     UsageError,
 )
-from pybuildpack.messages import render
+from pybuildpack.messages import name_app_dir, render
 from pybuildpack.output import Output
 from pybuildpack.requested import (
     MISSPELLED_NAMES,
@@ -191,7 +192,10 @@ def run_pin(args: argparse.Namespace, out: Output) -> int:
     for name in leftovers:
         out.info(f"Note: delete the misspelled '{name}' (builds reject it): git rm '{name}'")
     if (app / RUNTIME_TXT).exists():
-        out.info("Note: runtime.txt still exists and wins on classic builds: pybuildpack migrate .")
+        out.info(
+            "Note: runtime.txt still exists and wins on classic builds; replace it with "
+            f"this version: {name_app_dir(f'pybuildpack migrate . --to {request}')}"
+        )
     rendered = _show(out, warnings)
     out.result(str(request))
     out.emit_json(
@@ -220,10 +224,12 @@ def run_migrate(args: argparse.Namespace, out: Output) -> int:
     if args.to:
         request = parse_user_version(args.to, catalog)
     else:
+        data = runtime_txt.read_bytes()
         try:
-            old = parse_runtime_txt(runtime_txt.read_bytes())
+            old = parse_runtime_txt(data)
         except PyBuildpackError as err:
-            raise with_suggestion(err, catalog) from None
+            allowed = allowed_versions(read_pyproject(app))
+            raise with_suggestion(err, catalog, data=data, allowed=allowed) from None
         patch = old.patch if args.keep_patch else None
         request = RequestedVersion(old.major, old.minor, patch, Origin.PYTHON_VERSION_FILE)
     warnings = check_version(request, catalog, app, force=False)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pybuildpack.app import resolve_app
+from pybuildpack.app import allowed_versions, read_pyproject, resolve_app
 from pybuildpack.catalog import Catalog, load_catalog
 from pybuildpack.cli import add_common_options
 from pybuildpack.commands._shared import add_platform_options, parse_cached_version, platform_args
@@ -154,6 +154,7 @@ def lint_files(
     """Check each version file on its own, so one report shows every problem."""
     errors: list[PyBuildpackError] = []
     warnings: list[BuildWarning] = []
+    allowed = allowed_versions(read_pyproject(app_dir))
     for name in MISSPELLED_NAMES:
         if (app_dir / name).is_file():
             errors.append(PythonVersionFileMisspelled(filename=name))
@@ -169,9 +170,10 @@ def lint_files(
         if name == PIPFILE_LOCK and generation is Generation.FIR:
             continue
         try:
-            request = parser(path.read_bytes())
+            data = path.read_bytes()
+            request = parser(data)
         except PyBuildpackError as err:
-            errors.append(with_suggestion(err, catalog))
+            errors.append(with_suggestion(err, catalog, data=data, allowed=allowed))
         except OSError as exc:
             errors.append(PythonVersionFileUnreadable(path=str(path), reason=str(exc)))
         else:
