@@ -567,3 +567,56 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path, argv: list[str]) -> None:
     assert proc.wait(timeout=60) == 141
     assert "Traceback" not in err and "Internal error" not in err
     assert "BrokenPipeError" not in err and "Exception ignored" not in err
+
+
+# --------------------------------------------------------------------------- download errors
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # closed on exit: connecting is refused
+
+
+def test_a_refused_connection_is_a_connection_error_not_a_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pybuildpack import errors as e
+    from pybuildpack.messages import render
+    from pybuildpack.provision import download
+
+    monkeypatch.setenv("PYBUILDPACK_HTTP_RETRIES", "0")
+    monkeypatch.setenv("PYBUILDPACK_ALLOW_INSECURE_HTTP", "1")
+    monkeypatch.setattr(download, "_POOL", None)  # a pool made with these settings
+    url = f"http://127.0.0.1:{_closed_port()}/python.tar.gz"
+    with pytest.raises(e.DownloadConnectionFailed) as exc, download.open_url(url):
+        pass
+    assert exc.value.id == "install-python::connection-failed"
+    assert exc.value.host == "127.0.0.1" and not exc.value.name_unresolved
+    assert "timed out" not in render(exc.value).text
+
+
+def test_a_name_that_does_not_resolve_is_a_connection_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without asking a real resolver: the pool raises what urllib3 raises for DNS failure."""
+    import urllib3
+
+    from pybuildpack import errors as e
+    from pybuildpack.messages import render
+    from pybuildpack.provision import download
+
+    url = "https://mirror.invalid/python.tar.gz"
+    failure = urllib3.exceptions.NameResolutionError("mirror.invalid", None, OSError("no name"))  # type: ignore[arg-type]
+
+    class Pool:
+        def request(self, *args: object, **kwargs: object) -> None:
+            raise urllib3.exceptions.MaxRetryError(None, url, failure)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(download, "_pool", Pool)
+    with pytest.raises(e.DownloadConnectionFailed) as exc, download.open_url(url):
+        pass
+    assert exc.value.name_unresolved and exc.value.host == "mirror.invalid"
+    assert "could not be resolved" in render(exc.value).text

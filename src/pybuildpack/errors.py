@@ -437,6 +437,17 @@ class DownloadTimeout(PyBuildpackError):
 
 
 @dataclass(eq=False)
+class DownloadConnectionFailed(PyBuildpackError):
+    """No connection to the download server: refused, unreachable, or its name unknown."""
+
+    id: ClassVar[str] = "install-python::connection-failed"
+    url: str
+    host: str
+    name_unresolved: bool  # DNS found no address for ``host``
+    detail: str
+
+
+@dataclass(eq=False)
 class DiskFull(PyBuildpackError):
     id: ClassVar[str] = "install-python::disk-full"
     path: str

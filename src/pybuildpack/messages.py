@@ -981,6 +981,23 @@ def _(err: e.DownloadTimeout) -> tuple[str, str]:
     )
 
 
+@renders(e.DownloadConnectionFailed)
+def _(err: e.DownloadConnectionFailed) -> tuple[str, str]:
+    if err.name_unresolved:
+        what = (
+            f"The host name {err.host} could not be resolved (DNS), so {err.url} could not "
+            "be downloaded."
+        )
+        fix = "Check the spelling of the host in --mirror / PYBUILDPACK_MIRROR, and DNS access."
+    else:
+        what = f"Connecting to {err.host} to download {err.url} failed, even after retries."
+        fix = (
+            "Check that the server (or mirror) is up and reachable from here: network access, "
+            "proxy and firewall settings, the port in the URL."
+        )
+    return ("Cannot connect to the Python download server", f"{what}\n\n{fix}\n\n({err.detail})")
+
+
 @renders(e.DiskFull)
 def _(err: e.DiskFull) -> tuple[str, str]:
     return (

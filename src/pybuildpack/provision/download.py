@@ -132,6 +132,17 @@ def open_url(url: str) -> Iterator[Opened]:
         response = _pool().request("GET", url, preload_content=False, decode_content=False)
     except urllib3.exceptions.MaxRetryError as exc:
         reason = exc.reason
+        if isinstance(reason, urllib3.exceptions.NewConnectionError):
+            # Before the timeout check: urllib3 derives refused connections and DNS
+            # failures from its connect-timeout error, although nothing timed out.
+            from pybuildpack.errors import DownloadConnectionFailed
+
+            raise DownloadConnectionFailed(
+                url=url,
+                host=urlparse(url).hostname or url,
+                name_unresolved=isinstance(reason, urllib3.exceptions.NameResolutionError),
+                detail=str(reason),
+            ) from None
         if isinstance(
             reason, (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ConnectTimeoutError)
         ):
