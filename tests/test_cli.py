@@ -138,7 +138,7 @@ def test_catalog_option_and_env(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = json.loads((REPO / "src/pybuildpack/data/catalog.json").read_text())
-    data["default_major"] = "3.12"
+    data["policy"]["default_major"] = "3.12"
     catalog = tmp_path / "cat.json"
     catalog.write_text(json.dumps(data))
     appdir = tmp_path / "app"
@@ -219,6 +219,9 @@ def test_check_reports_every_problem_at_once(
 def test_check_clean_app_passes(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "check", str(REPO / "examples/webapp"), "--json")
     doc = json.loads(out)
+    # Notices are about the catalog itself (its age), not the app: never a failure.
+    notices = doc.pop("notices")
+    assert {n["id"] for n in notices} <= {"catalog::stale"}
     assert code == 0 and doc == {
         "ok": True,
         "version": str(DEFAULT.latest),
@@ -412,82 +415,6 @@ def test_console_script_entry_point(tmp_path: Path) -> None:
 def test_pre_commit_hook_runs_check() -> None:
     text = (REPO / ".pre-commit-hooks.yaml").read_text()
     assert "id: pybuildpack-check" in text and "entry: pybuildpack check" in text
-
-
-# --------------------------------------------------------------------------- catalog refresh
-
-
-def _catalog_doc(**changes: object) -> dict[str, object]:
-    doc: dict[str, object] = json.loads((REPO / "src/pybuildpack/data/catalog.json").read_text())
-    doc.update(changes)
-    return doc
-
-
-def test_catalog_refresh_from_file_then_used_then_reset(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    newer = tmp_path / "newer.json"
-    newer.write_text(json.dumps(_catalog_doc(as_of="2099-01-01", default_major="3.12")))
-    code, out, _ = run(capsys, "catalog", "refresh", str(newer), "--json")
-    assert code == 0 and json.loads(out)["as_of"] == "2099-01-01"
-    code, out, _ = run(capsys, "resolve", str(tmp_path))  # no version file: the default
-    assert code == 0 and out.startswith("3.12.")
-    code, out, _ = run(capsys, "catalog", "show", "--json")
-    assert json.loads(out)["as_of"] == "2099-01-01"
-    code, out, _ = run(capsys, "catalog", "reset", "--json")
-    assert code == 0 and json.loads(out)["removed"]
-    code, out, _ = run(capsys, "resolve", str(tmp_path))
-    assert out.strip() == str(DEFAULT.latest)
-
-
-def test_catalog_refresh_refuses_invalid_and_older(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps(_catalog_doc(default_major="2.7")))
-    code, out, _ = run(capsys, "catalog", "refresh", str(bad), "--json")
-    assert code == 1 and json.loads(out)["error"]["id"] == "catalog::invalid"
-    older = tmp_path / "older.json"
-    older.write_text(json.dumps(_catalog_doc(as_of="2000-01-01")))
-    code, out, _ = run(capsys, "catalog", "refresh", f"file://{older}", "--json")
-    assert code == 1 and "older" in json.loads(out)["error"]["message"]
-    code, out, _ = run(capsys, "catalog", "refresh", str(older), "--force", "--json")
-    assert code == 0
-    # An older refreshed catalog never shadows newer bundled data.
-    code, out, _ = run(capsys, "catalog", "show", "--json")
-    assert json.loads(out)["source"] == "bundled catalog"
-
-
-def test_catalog_refresh_over_http(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    import http.server
-    import threading
-
-    body = json.dumps(_catalog_doc(as_of="2099-02-02")).encode()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            status = 200 if self.path == "/catalog.json" else 404
-            self.send_response(status)
-            self.send_header("Content-Length", str(len(body) if status == 200 else 0))
-            self.end_headers()
-            if status == 200:
-                self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        base = f"http://127.0.0.1:{server.server_address[1]}"
-        code, out, _ = run(capsys, "catalog", "refresh", f"{base}/catalog.json", "--json")
-        assert code == 0 and json.loads(out)["as_of"] == "2099-02-02"
-        code, out, _ = run(capsys, "catalog", "refresh", f"{base}/missing.json", "--json")
-        assert code == 1 and "HTTP 404" in json.loads(out)["error"]["message"]
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # --------------------------------------------------------------------------- arguments, pipes

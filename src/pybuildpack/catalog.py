@@ -1,74 +1,148 @@
-"""The version catalog: which Python majors exist, their status, patches and platforms.
+"""The version catalog: which Python majors exist, their dates, patches and platforms.
 
-The catalog is *data* (``data/catalog.json``, dated), never literals in code. ``parse_catalog``
-is pure and validates everything; ``load_catalog`` adds the file/env lookup.
+The catalog is *data* (``data/catalog.json``, dated; its JSON Schema is
+``data/catalog.schema.json``; docs/catalog.md explains both), never literals in code.
+``pybuildpack catalog update`` writes it from upstream data (``pybuildpack.catalog_update``).
 
-Schema (``schema_version`` 1)::
+A major's *status* is not stored: it follows from its dates and the catalog's policy on the
+day the catalog is used (``today``, injectable; the pure functions never read a clock):
 
-    {
-      "schema_version": 1,
-      "as_of": "YYYY-MM-DD",             # when the facts were true
-      "default_major": "3.14",           # what apps that state nothing get
-      "majors": [{
-         "major": "3.14",
-         "status": "supported" | "deprecated" | "eol",
-         "released": "YYYY-MM-DD",      # optional
-         "end_of_life": "YYYY-MM[-DD]", # upstream end of life (month-only = planned)
-         "removal": "YYYY-MM-DD",       # optional: when this tool stops supporting it
-         "latest_patch": 7,
-         "patches": {"from": 0, "to": 7, "missing": []}   # known releases
-      }, ...],
-      "stacks": [{"name": "heroku-24", "distro": "ubuntu", "distro_version": "24.04",
-                  "arches": ["amd64", "arm64"]}],
-      "unavailable": [{"version": "3.12.0", "stack": "heroku-26", "arch": "arm64"}]
-    }
+* ``upcoming``: no release known and the release date is still ahead;
+* ``unlisted``: no release known although the release date has passed (the catalog predates
+  the release: update it);
+* ``supported``; ``deprecated`` within ``policy.deprecation_days`` before the end of life;
+* ``eol``: the end of life has passed, builds still work (with a warning) until ``removal``;
+* ``removed``: builds fail.
 
-``unavailable`` entries mark builds that do not exist; ``stack``/``arch`` may be omitted to
-mean "every". An unknown top-level ``schema_version`` is refused rather than half-understood.
+A month-only end of life (``2026-10``, a planned one) is reached when that month is over.
+
+``parse_catalog`` is pure and validates everything, reporting every problem at once;
+``load_catalog`` adds the file/env lookup, the clock, and the fallback from a broken
+refreshed catalog to the bundled one.
 """
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import json
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pybuildpack.errors import CatalogInvalid
+from pybuildpack.errors import BuildWarning, CatalogFallback, CatalogInvalid
 from pybuildpack.version import MajorVersion, PythonVersion
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CATALOG_ENV = "PYBUILDPACK_CATALOG"
 DATA_DIR_ENV = "PYBUILDPACK_DATA_DIR"  # where a refreshed catalog is kept
+TODAY_ENV = "PYBUILDPACK_TODAY"  # YYYY-MM-DD: evaluate the catalog as of that day
 ARCHES = ("amd64", "arm64")
+# python-build-standalone targets per arch (the download metadata names builds by target).
+PBS_TARGETS = {"amd64": "x86_64-unknown-linux-gnu", "arm64": "aarch64-unknown-linux-gnu"}
 
-Status = Literal["supported", "deprecated", "eol"]
-_STATUSES: tuple[str, ...] = ("supported", "deprecated", "eol")
-_DATE_RE = re.compile(r"\d{4}-\d{2}(-\d{2})?", re.ASCII)
-_FULL_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+Status = Literal["upcoming", "unlisted", "supported", "deprecated", "eol", "removed"]
+OFFERED: tuple[str, ...] = ("supported", "deprecated", "eol")  # builds work
+
+
+# --------------------------------------------------------------------------- dates
+
+
+def parse_date(text: str) -> dt.date:
+    """``YYYY-MM-DD`` -> date. Raises ``ValueError`` for a malformed or impossible date."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text, re.ASCII):
+        raise ValueError(f"not a date (YYYY-MM-DD): {text!r}")
+    return dt.date.fromisoformat(text)
+
+
+def end_of_life_start(text: str) -> dt.date:
+    """The first day a major counts as end of life: the date itself, or for a month-only
+    (planned) end of life the first day after that month."""
+    if re.fullmatch(r"\d{4}-\d{2}", text, re.ASCII):
+        year, month = int(text[:4]), int(text[5:])
+        if not 1 <= month <= 12:
+            raise ValueError(f"not a month (YYYY-MM): {text!r}")
+        last = calendar.monthrange(year, month)[1]
+        return dt.date(year, month, last) + dt.timedelta(days=1)
+    return parse_date(text)
+
+
+def describe_date(text: str) -> str:
+    """``2026-10`` -> ``October 2026``; full dates stay as they are."""
+    if re.fullmatch(r"\d{4}-\d{2}", text, re.ASCII):
+        return f"{calendar.month_name[int(text[5:])]} {text[:4]}"
+    return text
+
+
+def current_day() -> dt.date:
+    """The day to evaluate catalogs at: ``$PYBUILDPACK_TODAY`` or the system clock."""
+    text = os.environ.get(TODAY_ENV)
+    if text:
+        try:
+            return parse_date(text.strip())
+        except ValueError:
+            raise CatalogInvalid(
+                path=TODAY_ENV, detail=f"{text!r} is not a date (YYYY-MM-DD)"
+            ) from None
+    return dt.date.today()
+
+
+# --------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class Policy:
+    default_major: MajorVersion | None
+    default_after_days: int
+    deprecation_days: int
+    removal_days: int
+    stale_after_days: int
 
 
 @dataclass(frozen=True)
 class MajorInfo:
     series: MajorVersion
-    status: Status
-    latest_patch: int
+    status: Status  # on the catalog's ``today``
+    latest_patch: int | None  # None: no release known yet
     patches: frozenset[int]
-    end_of_life: str | None
-    released: str | None = None
-    removal: str | None = None
+    end_of_life: str
+    released: str
+    removal: str | None = None  # stated, or end of life + policy.removal_days
+    upstream_status: str | None = None
 
     @property
     def latest(self) -> PythonVersion:
+        if self.latest_patch is None:
+            raise ValueError(f"no release of {self.series} is known")
         return PythonVersion(self.series.major, self.series.minor, self.latest_patch)
 
     @property
     def supported(self) -> bool:
-        return self.status != "eol"
+        """Builds of this major work (perhaps with a warning)."""
+        return self.status in OFFERED
+
+    @property
+    def has_releases(self) -> bool:
+        return self.latest_patch is not None
+
+
+def status_on(info: MajorInfo, day: dt.date, policy: Policy) -> Status:
+    """The status of ``info`` on ``day`` (see the module docstring)."""
+    if info.latest_patch is None:
+        return "upcoming" if day < parse_date(info.released) else "unlisted"
+    if info.removal is not None and day >= parse_date(info.removal):
+        return "removed"
+    eol = end_of_life_start(info.end_of_life)
+    if day >= eol:
+        return "eol"
+    if day >= eol - dt.timedelta(days=policy.deprecation_days):
+        return "deprecated"
+    return "supported"
 
 
 @dataclass(frozen=True)
@@ -87,6 +161,14 @@ class Unavailable:
 
 
 @dataclass(frozen=True)
+class Upstream:
+    name: str
+    url: str
+    as_of: str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Catalog:
     as_of: str
     default_major: MajorVersion
@@ -94,26 +176,54 @@ class Catalog:
     stacks: Mapping[str, StackInfo]
     unavailable: tuple[Unavailable, ...]
     source: str  # where it was loaded from, for messages
+    policy: Policy = field(
+        default=Policy(None, default_after_days=60, deprecation_days=365, removal_days=90,
+                       stale_after_days=60)
+    )  # fmt: skip
+    today: dt.date = dt.date(1970, 1, 1)
+    upstream: tuple[Upstream, ...] = ()
+    warnings: tuple[BuildWarning, ...] = ()  # e.g. a broken refreshed catalog was skipped
 
     @property
     def supported(self) -> list[MajorInfo]:
-        """Supported (incl. deprecated) majors, oldest first."""
+        """Majors whose builds work today (incl. deprecated and end-of-life), oldest first."""
         return sorted((m for m in self.majors.values() if m.supported), key=lambda m: m.series)
+
+    def _with_releases(self) -> list[MajorInfo]:
+        return sorted((m for m in self.majors.values() if m.has_releases), key=lambda m: m.series)
 
     @property
     def oldest_supported(self) -> MajorVersion:
-        return self.supported[0].series
+        offered = self.supported or self._with_releases()
+        return offered[0].series
 
     @property
     def newest_supported(self) -> MajorVersion:
-        return self.supported[-1].series
+        offered = self.supported or self._with_releases()
+        return offered[-1].series
 
     @property
     def default(self) -> MajorInfo:
         return self.majors[self.default_major]
 
+    @property
+    def age_days(self) -> int:
+        """How old the catalog's facts are on its ``today``."""
+        return (self.today - parse_date(self.as_of)).days
+
+    @property
+    def stale(self) -> bool:
+        return self.age_days > self.policy.stale_after_days
+
     def get(self, series: MajorVersion) -> MajorInfo | None:
         return self.majors.get(series)
+
+    def at(self, day: dt.date) -> Catalog:
+        """The same catalog evaluated on another day (statuses and default follow)."""
+        policy = self.policy
+        majors = {s: replace(m, status=status_on(m, day, policy)) for s, m in self.majors.items()}
+        default = choose_default(majors, self.policy, day)
+        return replace(self, majors=majors, default_major=default, today=day)
 
     def availability(
         self, version: PythonVersion, stack: str | None, arch: str | None
@@ -123,7 +233,7 @@ class Catalog:
         ``unknown``: the patch is newer than the catalog's latest, so the catalog cannot say.
         """
         info = self.majors.get(version.series)
-        if info is None or not info.supported:
+        if info is None or not info.supported or info.latest_patch is None:
             return "unavailable"
         if stack is not None:
             st = self.stacks.get(stack)
@@ -141,158 +251,273 @@ class Catalog:
         return "available" if version.patch in info.patches else "unavailable"
 
 
+def choose_default(
+    majors: Mapping[MajorVersion, MajorInfo], policy: Policy, day: dt.date
+) -> MajorVersion:
+    """The default major on ``day``.
+
+    ``policy.default_major`` when it is offered; otherwise the newest *supported* major that
+    is settled: its X.Y.1 is in the catalog, or its X.Y.0 is ``default_after_days`` old.
+    Failing that (a catalog used far past its dates), the newest offered major, else the
+    newest with a release."""
+    if policy.default_major is not None:
+        pinned = majors.get(policy.default_major)
+        if pinned is not None and pinned.supported:
+            return pinned.series
+    ordered = sorted(majors.values(), key=lambda m: m.series, reverse=True)
+    for m in ordered:
+        if m.status != "supported" or m.latest_patch is None:
+            continue
+        settled = parse_date(m.released) + dt.timedelta(days=policy.default_after_days)
+        if m.latest_patch >= 1 or day >= settled:
+            return m.series
+    for m in ordered:
+        if m.supported:
+            return m.series
+    return next(m.series for m in ordered if m.has_releases)
+
+
+# --------------------------------------------------------------------------- schema
+
+
+@cache
+def catalog_schema() -> dict[str, Any]:
+    """The shipped JSON Schema (``data/catalog.schema.json``)."""
+    text = resources.files("pybuildpack").joinpath("data/catalog.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+# The keywords ``schema_errors`` understands. A test checks the shipped schemas use no
+# other, so the load-time check and the full validator (jsonschema, in ``catalog update``
+# and ``refresh``) cannot drift apart.
+SUBSET_KEYWORDS = frozenset(
+    {"$schema", "$id", "$defs", "$ref", "title", "description", "$comment",
+     "type", "const", "enum", "pattern", "minimum", "maximum", "minLength", "maxLength",
+     "minItems", "maxItems", "uniqueItems", "items", "properties", "required",
+     "additionalProperties"}
+)  # fmt: skip
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "object": (dict,),
+    "array": (list,),
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "null": (type(None),),
+}
+
+
+def _is_type(value: Any, name: str) -> bool:
+    if name in ("integer", "number") and isinstance(value, bool):
+        return False
+    return isinstance(value, _TYPES[name])
+
+
+def _where(path: tuple[str | int, ...]) -> str:
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else p)
+    return out or "(document)"
+
+
+def schema_errors(instance: Any, schema: Mapping[str, Any], root: Mapping[str, Any] | None = None,
+                  path: tuple[str | int, ...] = ()) -> list[str]:  # fmt: skip
+    """Every violation of ``schema`` by ``instance``, for the JSON Schema subset in
+    ``SUBSET_KEYWORDS``. Small and dependency-free, so it runs at build time on a bare image;
+    ``catalog update``/``refresh`` also run the full ``jsonschema`` validator."""
+    root = root if root is not None else schema
+    where = _where(path)
+    if "$ref" in schema:
+        ref = str(schema["$ref"])
+        if not ref.startswith("#/$defs/"):
+            raise ValueError(f"unsupported $ref {ref!r}")
+        target = root["$defs"][ref.removeprefix("#/$defs/")]
+        errors = schema_errors(instance, target, root, path)
+        rest = {k: v for k, v in schema.items() if k != "$ref"}
+        return errors + (schema_errors(instance, rest, root, path) if rest else [])
+    errors: list[str] = []
+    if "const" in schema and not (
+        instance == schema["const"] and type(instance) is type(schema["const"])
+    ):
+        errors.append(f"{where}: must be {json.dumps(schema['const'])}")
+    if "enum" in schema and instance not in schema["enum"]:
+        choices = ", ".join(json.dumps(c) for c in schema["enum"])
+        errors.append(f"{where}: must be one of {choices}, got {json.dumps(instance)[:60]}")
+    kind = schema.get("type")
+    if kind is not None:
+        kinds = [kind] if isinstance(kind, str) else list(kind)
+        if not any(_is_type(instance, k) for k in kinds):
+            got = type(instance).__name__
+            errors.append(f"{where}: must be {' or '.join(kinds)}, got {got}")
+            return errors
+    if isinstance(instance, str):
+        if "pattern" in schema and not re.search(schema["pattern"], instance):
+            errors.append(f"{where}: {json.dumps(instance)[:80]} is not in the expected form")
+        if "minLength" in schema and len(instance) < schema["minLength"]:
+            errors.append(f"{where}: too short")
+        if "maxLength" in schema and len(instance) > schema["maxLength"]:
+            errors.append(f"{where}: longer than {schema['maxLength']} characters")
+    if _is_type(instance, "number"):
+        if "minimum" in schema and instance < schema["minimum"]:
+            errors.append(f"{where}: must be at least {schema['minimum']}")
+        if "maximum" in schema and instance > schema["maximum"]:
+            errors.append(f"{where}: must be at most {schema['maximum']}")
+    if isinstance(instance, list):
+        if "minItems" in schema and len(instance) < schema["minItems"]:
+            errors.append(f"{where}: needs at least {schema['minItems']} item(s)")
+        if "maxItems" in schema and len(instance) > schema["maxItems"]:
+            errors.append(f"{where}: more than {schema['maxItems']} items")
+            return errors  # do not walk a huge list
+        if schema.get("uniqueItems"):
+            seen = [json.dumps(x, sort_keys=True) for x in instance]
+            if len(set(seen)) != len(seen):
+                errors.append(f"{where}: items must be unique")
+        if "items" in schema:
+            for i, item in enumerate(instance):
+                errors += schema_errors(item, schema["items"], root, (*path, i))
+    if isinstance(instance, dict):
+        props: Mapping[str, Any] = schema.get("properties", {})
+        for name in schema.get("required", []):
+            if name not in instance:
+                errors.append(f"{where}: missing key {name!r}")
+        for name, value in instance.items():
+            if name in props:
+                errors += schema_errors(value, props[name], root, (*path, name))
+            elif schema.get("additionalProperties") is False:
+                errors.append(f"{where}: unknown key {name!r}")
+    return errors
+
+
 # --------------------------------------------------------------------------- parsing
 
 
-class _Invalid(Exception):
-    pass
+def _problems_detail(problems: list[str], limit: int = 25) -> str:
+    if len(problems) == 1:
+        return problems[0]
+    shown = [f"  - {p}" for p in problems[:limit]]
+    more = [f"  - ... and {len(problems) - limit} more"] if len(problems) > limit else []
+    return f"{len(problems)} problems:\n" + "\n".join(shown + more)
 
 
-def _req(obj: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
-    if key not in obj:
-        raise _Invalid(f"{where}: missing key {key!r}")
-    value = obj[key]
-    if kind is int and isinstance(value, bool):
-        raise _Invalid(f"{where}: {key!r} must be an integer")
-    if not isinstance(value, kind):
-        raise _Invalid(f"{where}: {key!r} must be {kind.__name__}, got {type(value).__name__}")
-    return value
+def _semantic_problems(data: Mapping[str, Any]) -> list[str]:
+    """What the schema cannot say: real dates, consistent patches, known references."""
+    problems: list[str] = []
+
+    def date_ok(text: str, where: str, month_ok: bool = False) -> None:
+        try:
+            (end_of_life_start if month_ok else parse_date)(text)
+        except ValueError:
+            problems.append(f"{where}: {text!r} is not a real date")
+
+    date_ok(data["as_of"], "as_of")
+    seen: set[str] = set()
+    for i, m in enumerate(data["majors"]):
+        where = f"majors[{i}] ({m['major']})"
+        if m["major"] in seen:
+            problems.append(f"{where}: listed twice")
+        seen.add(m["major"])
+        date_ok(m["released"], f"{where}.released")
+        date_ok(m["end_of_life"], f"{where}.end_of_life", month_ok=True)
+        if "removal" in m:
+            date_ok(m["removal"], f"{where}.removal")
+        latest = m.get("latest_patch")
+        if latest is None and m.get("missing"):
+            problems.append(f"{where}: 'missing' without 'latest_patch'")
+        if latest is not None and latest in m.get("missing", []):
+            problems.append(f"{where}: latest_patch {latest} is listed as missing")
+        if latest is not None and any(p > latest for p in m.get("missing", [])):
+            problems.append(f"{where}: a missing patch is newer than latest_patch")
+    if not any("latest_patch" in m for m in data["majors"]):
+        problems.append("majors: no major has a release (latest_patch)")
+    default = data["policy"].get("default_major")
+    if default is not None and default not in seen:
+        problems.append(f"policy.default_major: {default} is not a major in this catalog")
+    stacks = {s["name"] for s in data["stacks"]}
+    if len(stacks) != len(data["stacks"]):
+        problems.append("stacks: a stack is listed twice")
+    for i, u in enumerate(data.get("unavailable", [])):
+        if "stack" in u and u["stack"] not in stacks:
+            problems.append(f"unavailable[{i}]: unknown stack {u['stack']!r}")
+    return problems
 
 
-def _opt_date(obj: Mapping[str, Any], key: str, where: str, full: bool = False) -> str | None:
-    value = obj.get(key)
-    if value is None:
-        return None
-    pattern = _FULL_DATE_RE if full else _DATE_RE
-    if not isinstance(value, str) or not pattern.fullmatch(value):
-        form = "YYYY-MM-DD" if full else "YYYY-MM or YYYY-MM-DD"
-        raise _Invalid(f"{where}: {key!r} must be a date ({form}), got {value!r}")
-    return value
-
-
-def _major(text: Any, where: str) -> MajorVersion:
-    if not isinstance(text, str):
-        raise _Invalid(f'{where}: a major version must be a string like "3.14"')
-    try:
-        return MajorVersion.parse(text)
-    except ValueError:
-        raise _Invalid(f'{where}: {text!r} is not a major version like "3.14"') from None
-
-
-def _parse_major(obj: Any, index: int) -> MajorInfo:
-    where = f"majors[{index}]"
-    if not isinstance(obj, dict):
-        raise _Invalid(f"{where}: must be an object")
-    series = _major(obj.get("major"), where)
-    where = f"majors[{index}] ({series})"
-    status = _req(obj, "status", str, where)
-    if status not in _STATUSES:
-        raise _Invalid(f"{where}: status must be one of {', '.join(_STATUSES)}, got {status!r}")
-    latest = _req(obj, "latest_patch", int, where)
-    patches_obj = _req(obj, "patches", dict, where)
-    first = _req(patches_obj, "from", int, f"{where}.patches")
-    last = _req(patches_obj, "to", int, f"{where}.patches")
-    missing = patches_obj.get("missing", [])
-    if not isinstance(missing, list) or not all(
-        isinstance(p, int) and not isinstance(p, bool) for p in missing
-    ):
-        raise _Invalid(f"{where}.patches: 'missing' must be a list of integers")
-    if not 0 <= first <= last:
-        raise _Invalid(f"{where}.patches: need 0 <= from <= to")
-    patches = frozenset(range(first, last + 1)) - frozenset(missing)
-    if latest not in patches:
-        raise _Invalid(f"{where}: latest_patch {latest} is not among the known patches")
-    if latest != max(patches):
-        raise _Invalid(f"{where}: latest_patch {latest} is not the newest known patch")
-    return MajorInfo(
-        series=series,
-        status=status,
-        latest_patch=latest,
-        patches=patches,
-        end_of_life=_opt_date(obj, "end_of_life", where),
-        released=_opt_date(obj, "released", where),
-        removal=_opt_date(obj, "removal", where, full=True),
-    )
-
-
-def _parse_stack(obj: Any, index: int) -> StackInfo:
-    where = f"stacks[{index}]"
-    if not isinstance(obj, dict):
-        raise _Invalid(f"{where}: must be an object")
-    name = _req(obj, "name", str, where)
-    arches = _req(obj, "arches", list, f"{where} ({name})")
-    bad = [a for a in arches if a not in ARCHES]
-    if bad or not arches:
-        raise _Invalid(f"{where} ({name}): arches must be a non-empty subset of {list(ARCHES)}")
-    return StackInfo(
-        name=name,
-        distro=_req(obj, "distro", str, where),
-        distro_version=_req(obj, "distro_version", str, where),
-        arches=tuple(arches),
-    )
-
-
-def _parse_unavailable(obj: Any, index: int, stacks: Mapping[str, StackInfo]) -> Unavailable:
-    where = f"unavailable[{index}]"
-    if not isinstance(obj, dict):
-        raise _Invalid(f"{where}: must be an object")
-    text = _req(obj, "version", str, where)
-    try:
-        version = PythonVersion.parse(text)
-    except ValueError:
-        raise _Invalid(f'{where}: {text!r} is not an exact version like "3.12.0"') from None
-    stack = obj.get("stack")
-    if stack is not None and stack not in stacks:
-        raise _Invalid(f"{where}: unknown stack {stack!r}")
-    arch = obj.get("arch")
-    if arch is not None and arch not in ARCHES:
-        raise _Invalid(f"{where}: unknown arch {arch!r}")
-    return Unavailable(version, stack, arch)
-
-
-def parse_catalog(data: Any, source: str = "<memory>") -> Catalog:
-    """Validate and convert a decoded catalog document. Raises ``CatalogInvalid``."""
-    try:
-        if not isinstance(data, dict):
-            raise _Invalid("the document must be a JSON object")
-        schema = data.get("schema_version")
-        if schema != SCHEMA_VERSION:
-            raise _Invalid(
-                f"schema_version {schema!r} is not supported (this pybuildpack reads "
-                f"{SCHEMA_VERSION}); upgrade pybuildpack or use a catalog made for it"
-            )
-        as_of = _opt_date(data, "as_of", "catalog", full=True)
-        if as_of is None:
-            raise _Invalid("catalog: missing key 'as_of' (the date its facts were true)")
-        majors_list = _req(data, "majors", list, "catalog")
-        majors: dict[MajorVersion, MajorInfo] = {}
-        for i, obj in enumerate(majors_list):
-            info = _parse_major(obj, i)
-            if info.series in majors:
-                raise _Invalid(f"majors[{i}]: {info.series} is listed twice")
-            majors[info.series] = info
-        if not any(m.supported for m in majors.values()):
-            raise _Invalid("catalog: no supported major version")
-        default = _major(data.get("default_major"), "default_major")
-        if default not in majors or not majors[default].supported:
-            raise _Invalid(f"default_major {default} is not a supported major in this catalog")
-        stacks: dict[str, StackInfo] = {}
-        for i, obj in enumerate(_req(data, "stacks", list, "catalog")):
-            st = _parse_stack(obj, i)
-            stacks[st.name] = st
-        unavailable = tuple(
-            _parse_unavailable(obj, i, stacks) for i, obj in enumerate(data.get("unavailable", []))
+def validate_catalog_document(data: Any) -> list[str]:
+    """Every problem with a decoded catalog document (empty: valid)."""
+    if isinstance(data, dict) and data.get("schema_version") != SCHEMA_VERSION:
+        found = data.get("schema_version")
+        hint = (
+            "it was written for an older pybuildpack; rebuild it with 'pybuildpack catalog update'"
+            if isinstance(found, int) and not isinstance(found, bool) and found < SCHEMA_VERSION
+            else "upgrade pybuildpack or use a catalog made for it"
         )
-    except _Invalid as exc:
-        raise CatalogInvalid(path=source, detail=str(exc)) from None
-    return Catalog(
-        as_of=as_of,
-        default_major=default,
+        return [
+            f"schema_version {found!r} is not supported (this pybuildpack reads "
+            f"{SCHEMA_VERSION}): {hint}"
+        ]
+    problems = schema_errors(data, catalog_schema())
+    return problems or _semantic_problems(data)
+
+
+def parse_catalog(data: Any, source: str = "<memory>", *, today: dt.date | None = None) -> Catalog:
+    """Validate and convert a decoded catalog document. Raises ``CatalogInvalid`` naming
+    every problem. ``today`` defaults to the catalog's own ``as_of`` (pure: no clock)."""
+    problems = validate_catalog_document(data)
+    if problems:
+        raise CatalogInvalid(path=source, detail=_problems_detail(problems))
+    p = data["policy"]
+    policy = Policy(
+        default_major=MajorVersion.parse(p["default_major"]) if "default_major" in p else None,
+        default_after_days=p["default_after_days"],
+        deprecation_days=p["deprecation_days"],
+        removal_days=p["removal_days"],
+        stale_after_days=p["stale_after_days"],
+    )
+    majors: dict[MajorVersion, MajorInfo] = {}
+    for m in data["majors"]:
+        latest = m.get("latest_patch")
+        patches = frozenset() if latest is None else frozenset(range(latest + 1))
+        removal = (
+            m.get("removal")
+            or (
+                end_of_life_start(m["end_of_life"]) + dt.timedelta(days=policy.removal_days)
+            ).isoformat()
+        )
+        series = MajorVersion.parse(m["major"])
+        majors[series] = MajorInfo(
+            series=series,
+            status="supported",  # evaluated below
+            latest_patch=latest,
+            patches=patches - frozenset(m.get("missing", [])),
+            end_of_life=m["end_of_life"],
+            released=m["released"],
+            removal=removal,
+            upstream_status=m.get("upstream_status"),
+        )
+    stacks = {
+        s["name"]: StackInfo(s["name"], s["distro"], s["distro_version"], tuple(s["arches"]))
+        for s in data["stacks"]
+    }
+    unavailable = tuple(
+        Unavailable(PythonVersion.parse(u["version"]), u.get("stack"), u.get("arch"))
+        for u in data.get("unavailable", [])
+    )
+    upstream = tuple(
+        Upstream(u["name"], u["url"], u["as_of"], u["sha256"]) for u in data.get("upstream", [])
+    )
+    first = next(iter(majors))  # replaced by ``at``
+    catalog = Catalog(
+        as_of=data["as_of"],
+        default_major=first,
         majors=majors,
         stacks=stacks,
         unavailable=unavailable,
         source=source,
+        policy=policy,
+        upstream=upstream,
     )
+    return catalog.at(today or parse_date(data["as_of"]))
 
 
 def bundled_catalog_text() -> str:
@@ -300,50 +525,127 @@ def bundled_catalog_text() -> str:
 
 
 def refreshed_catalog_path() -> Path:
-    """Where ``pybuildpack catalog refresh`` stores a newer catalog."""
+    """Where ``pybuildpack catalog refresh``/``update`` store a newer catalog."""
+    return user_data_dir() / "catalog.json"
+
+
+def user_data_dir() -> Path:
     base = os.environ.get(DATA_DIR_ENV)
     if base:
-        return Path(base) / "catalog.json"
+        return Path(base)
     import platformdirs
 
-    return Path(platformdirs.user_data_dir("pybuildpack")) / "catalog.json"
+    return Path(platformdirs.user_data_dir("pybuildpack"))
 
 
-def read_catalog_file(p: Path) -> Catalog:
+MAX_CATALOG_BYTES = 2 * 1024 * 1024
+
+
+def read_catalog_file(p: Path, *, today: dt.date | None = None) -> Catalog:
     try:
-        text = p.read_text("utf-8")
+        with p.open("rb") as f:
+            raw = f.read(MAX_CATALOG_BYTES + 1)
     except FileNotFoundError:
         raise CatalogInvalid(path=str(p), detail="the file does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise CatalogInvalid(path=str(p), detail=f"cannot be read: {exc}") from None
-    return parse_catalog_text(text, source=str(p))
+    if len(raw) > MAX_CATALOG_BYTES:
+        raise CatalogInvalid(path=str(p), detail=f"larger than {MAX_CATALOG_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CatalogInvalid(path=str(p), detail="not UTF-8 text") from None
+    return parse_catalog_text(text, source=str(p), today=today)
 
 
-def parse_catalog_text(text: str, source: str) -> Catalog:
+def parse_catalog_text(text: str, source: str, *, today: dt.date | None = None) -> Catalog:
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise CatalogInvalid(path=source, detail=f"not valid JSON: {exc}") from None
-    return parse_catalog(data, source=source)
+    return parse_catalog(data, source=source, today=today)
 
 
-def load_bundled_catalog() -> Catalog:
-    return parse_catalog_text(bundled_catalog_text(), source="bundled catalog")
+def load_bundled_catalog(*, today: dt.date | None = None) -> Catalog:
+    return parse_catalog_text(bundled_catalog_text(), source="bundled catalog", today=today)
 
 
-def load_catalog(path: str | os.PathLike[str] | None = None) -> Catalog:
-    """Load the catalog to use.
+def load_catalog(
+    path: str | os.PathLike[str] | None = None, *, today: dt.date | None = None
+) -> Catalog:
+    """Load the catalog to use, evaluated on ``today`` (default: ``current_day()``).
 
     ``path``, else ``$PYBUILDPACK_CATALOG``, else a refreshed catalog (``pybuildpack catalog
-    refresh``) when it is at least as new as the bundled one, else the bundled one.
+    refresh``/``update``) when it is at least as new as the bundled one, else the bundled
+    one. A refreshed catalog that cannot be used is skipped with a ``catalog::fallback``
+    warning (``catalog.warnings``) instead of breaking every command.
     """
+    day = today or current_day()
     chosen = path if path is not None else os.environ.get(CATALOG_ENV) or None
     if chosen is not None:
-        return read_catalog_file(Path(chosen))
-    bundled = load_bundled_catalog()
+        return read_catalog_file(Path(chosen), today=day)
+    bundled = load_bundled_catalog(today=day)
     refreshed = refreshed_catalog_path()
     if refreshed.is_file():
-        newer = read_catalog_file(refreshed)
+        try:
+            newer = read_catalog_file(refreshed, today=day)
+        except CatalogInvalid as exc:
+            warning = CatalogFallback(
+                path=str(refreshed), detail=exc.detail, bundled_as_of=bundled.as_of
+            )
+            return replace(bundled, warnings=(warning,))
         if newer.as_of >= bundled.as_of:
             return newer
     return bundled
+
+
+# --------------------------------------------------------------------------- archive sources
+
+
+@dataclass(frozen=True)
+class SourceBuilds:
+    """Which exact versions one archive source has, per arch (from the download metadata).
+
+    ``pbs`` lists its builds; a source whose archive names follow a template (``heroku``)
+    has no list, and the catalog's own patches stand for it (no ``SourceBuilds``)."""
+
+    source: str
+    by_arch: Mapping[str, frozenset[PythonVersion]]
+
+    def versions(self, arch: str | None) -> frozenset[PythonVersion]:
+        if arch is not None:
+            return self.by_arch.get(arch, frozenset())
+        return frozenset().union(*self.by_arch.values()) if self.by_arch else frozenset()
+
+    def has(self, version: PythonVersion, arch: str | None) -> bool:
+        return version in self.versions(arch)
+
+    def newest(self, series: MajorVersion, arch: str | None, at_most: int) -> PythonVersion | None:
+        mine = [v for v in self.versions(arch) if v.series == series and v.patch <= at_most]
+        return max(mine, default=None)
+
+    def nearest(
+        self, version: PythonVersion, arch: str | None, count: int = 3
+    ) -> tuple[PythonVersion, ...]:
+        """The ``count`` patches of the same major closest to ``version``, in order."""
+        mine = [v for v in self.versions(arch) if v.series == version.series]
+        mine.sort(key=lambda v: (abs(v.patch - version.patch), -v.patch))
+        return tuple(sorted(mine[:count]))
+
+
+def source_builds(downloads: Mapping[str, Any], source: str) -> SourceBuilds | None:
+    """The builds ``source`` lists in a download metadata document (see
+    ``pybuildpack.provision.sources``); ``None`` when it lists none (template sources)."""
+    src = downloads.get("sources", {}).get(source) or {}
+    archives: Iterable[Mapping[str, Any]] = src.get("archives") or []
+    by_target: dict[str, set[PythonVersion]] = {}
+    for a in archives:
+        try:
+            version = PythonVersion.parse(str(a.get("version")))
+        except ValueError:
+            continue
+        by_target.setdefault(str(a.get("target", "")), set()).add(version)
+    if not by_target:
+        return None
+    by_arch = {arch: frozenset(by_target.get(t, ())) for arch, t in PBS_TARGETS.items()}
+    return SourceBuilds(source=source, by_arch=by_arch)

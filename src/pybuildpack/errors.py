@@ -130,6 +130,7 @@ class PythonVersionEol(PyBuildpackError):
     oldest_supported: MajorVersion
     suggested: MajorVersion
     eol_date: str | None = None  # from the catalog, when the catalog knows the major
+    removal_date: str | None = None  # when builds stopped (status by date: removed)
 
 
 @dataclass(eq=False)
@@ -138,6 +139,10 @@ class PythonVersionUnknownMajor(PyBuildpackError):
     requested: RequestedVersion
     newest_supported: MajorVersion
     catalog_date: str
+    # The catalog knows the major's release date but no release of it: "upcoming" (the date
+    # is still ahead) or "unlisted" (the date has passed: the catalog predates the release).
+    released: str | None = None
+    state: str | None = None
 
 
 @dataclass(eq=False)
@@ -147,6 +152,8 @@ class PythonVersionUnknownPatch(PyBuildpackError):
     latest: PythonVersion | None
     platform: str | None = None  # e.g. "heroku-24 arm64" when availability is the reason
     source_url: str | None = None  # set when a download answered "not found"
+    source: str | None = None  # the archive source lacking it (resolve with a known source)
+    nearest: tuple[PythonVersion, ...] = ()  # the closest patches that source has
 
 
 @dataclass(frozen=True)
@@ -208,6 +215,38 @@ class CatalogInvalid(PyBuildpackError):
     id: ClassVar[str] = "catalog::invalid"
     path: str
     detail: str
+
+
+@dataclass(frozen=True)
+class PythonVersionEolReached(BuildWarning):
+    """The major's end of life has passed; builds still work until its removal date."""
+
+    id: ClassVar[str] = "python-version::eol-reached"
+    series: MajorVersion
+    origin: Origin
+    eol_date: str
+    removal_date: str | None
+    suggested: MajorVersion
+
+
+@dataclass(frozen=True)
+class CatalogFallback(BuildWarning):
+    """A refreshed catalog could not be used; the bundled one is used instead."""
+
+    id: ClassVar[str] = "catalog::fallback"
+    path: str
+    detail: str
+    bundled_as_of: str
+
+
+@dataclass(frozen=True)
+class CatalogStale(BuildWarning):
+    """The catalog's facts are older than the policy's ``stale_after_days`` (a notice)."""
+
+    id: ClassVar[str] = "catalog::stale"
+    source: str
+    as_of: str
+    days: int
 
 
 @dataclass(eq=False)

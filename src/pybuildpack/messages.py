@@ -175,6 +175,27 @@ def how_to_write_python_version(
     )
 
 
+CATALOG_UPDATE_ADVICE = (
+    "Update the catalog from the upstream release data:\n\n    pybuildpack catalog update\n\n"
+    "(without internet access: 'pybuildpack catalog update --from-dir DIR', see\n"
+    "docs/catalog.md), or upgrade pybuildpack."
+)
+CATALOG_UPDATE_ADVICE_SHORT = (
+    "run 'pybuildpack catalog update' (docs/catalog.md), or upgrade pybuildpack."
+)
+
+
+def _date(text: str | None) -> str:
+    """``2026-10`` (a planned, month-only date) -> ``October 2026``."""
+    from pybuildpack.catalog import describe_date
+
+    return describe_date(text) if text else ""
+
+
+def _on(text: str) -> str:
+    return f"in {_date(text)}" if len(text) == 7 else f"on {text}"
+
+
 # --------------------------------------------------------------------------- .python-version
 
 
@@ -378,7 +399,9 @@ run 'pipenv lock', or state the version in .python-version, which takes preceden
 @renders(e.PythonVersionEol)
 def _(err: e.PythonVersionEol) -> tuple[str, str]:
     series = err.requested.series
-    when = f" on {err.eol_date}" if err.eol_date else ""
+    when = f" on {_date(err.eol_date)}" if err.eol_date else ""
+    if err.eol_date and len(err.eol_date) == 7:
+        when = f" in {_date(err.eol_date)}"
     if err.requested.origin is Origin.CACHED:
         why = (
             f"The app does not state a Python version, so this build would reuse the major\n"
@@ -392,6 +415,8 @@ def _(err: e.PythonVersionEol) -> tuple[str, str]:
             f"reached its end of life{when} and no longer receives security fixes, so it is\n"
             f"not supported. The oldest supported version is {err.oldest_supported}."
         )
+        if err.removal_date:
+            why += f"\nBuilds of Python {series} stopped on {err.removal_date}."
         fix = (
             f"Upgrade the app, ideally to Python {err.suggested}, and change the version in\n"
             f"{_where(err.requested.origin)}, e.g.:\n\n"
@@ -415,6 +440,24 @@ def _(err: e.PythonVersionUnknownMajor) -> tuple[str, str]:
             "Use a current pybuildpack release, or state the version explicitly:\n\n"
             + how_to_write_python_version(err.newest_supported)
         )
+    elif err.state == "upcoming":
+        why = (
+            f"{_where(err.requested.origin)} asks for Python {err.requested}, which is not\n"
+            f"released yet: its first release is planned for {err.released}."
+        )
+        fix = f"Use a released version until then:\n\n    pybuildpack pin . {err.newest_supported}"
+        return f"Python {series} is not released yet", f"{why}\n\n{fix}\n"
+    elif err.state == "unlisted":
+        why = (
+            f"{_where(err.requested.origin)} asks for Python {err.requested}. Python {series} was\n"
+            f"due for release on {err.released}, but the version catalog in use (dated\n"
+            f"{err.catalog_date}) predates that release, so it lists no build of it."
+        )
+        fix = (
+            f"{CATALOG_UPDATE_ADVICE}\n\nOr use a version the catalog knows:\n\n"
+            f"    pybuildpack pin . {err.newest_supported}"
+        )
+        return f"The version catalog predates Python {series}", f"{why}\n\n{fix}\n"
     else:
         why = (
             f"{_where(err.requested.origin)} asks for Python {err.requested}, which this\n"
@@ -422,9 +465,9 @@ def _(err: e.PythonVersionUnknownMajor) -> tuple[str, str]:
             f"supports up to Python {err.newest_supported}."
         )
         fix = (
-            f"Check that Python {series} has been released (https://www.python.org/downloads/),\n"
-            f"then update pybuildpack or its catalog (--catalog / PYBUILDPACK_CATALOG), or use a\n"
-            f"supported version:\n\n    pybuildpack pin . {err.newest_supported}"
+            f"Check that Python {series} has been released (https://www.python.org/downloads/).\n"
+            f"If it has, the catalog predates it: {CATALOG_UPDATE_ADVICE_SHORT}\n\n"
+            f"Or use a supported version:\n\n    pybuildpack pin . {err.newest_supported}"
         )
     return f"Python {series} is not a known version", f"{why}\n\n{fix}\n"
 
@@ -432,7 +475,13 @@ def _(err: e.PythonVersionUnknownMajor) -> tuple[str, str]:
 @renders(e.PythonVersionUnknownPatch)
 def _(err: e.PythonVersionUnknownPatch) -> tuple[str, str]:
     where = _where(err.requested.origin)
-    if err.platform:
+    if err.source:
+        on = f" for {err.platform}" if err.platform else ""
+        have = ", ".join(str(v) for v in err.nearest)
+        what = f"The {err.source} archive source has no build of Python {err.requested}{on}" + (
+            f"; the nearest patches it has are {have}." if have else "."
+        )
+    elif err.platform:
         what = f"Python {err.requested} exists, but there is no build of it for {err.platform}."
     elif err.source_url:
         what = f"Python {err.requested} is not available from {err.source_url} (not found)."
@@ -457,15 +506,12 @@ pybuildpack release and its catalog are current).
 @renders(e.PythonVersionDeprecated)
 def _(w: e.PythonVersionDeprecated) -> tuple[str, str]:
     eol = (
-        f"reached (or reaches) its upstream end of life in {w.eol_date}"
+        f"reaches its upstream end of life {_on(w.eol_date)}, after which it gets no more\n"
+        f"security fixes"
         if w.eol_date
         else ("is near its end of life")
     )
-    removal = (
-        f" and will stop being supported by pybuildpack on {w.removal_date}"
-        if (w.removal_date)
-        else ""
-    )
+    removal = f", and builds of it stop on {w.removal_date}" if (w.removal_date) else ""
     if w.origin in (Origin.CACHED, Origin.DEFAULT):
         fix = how_to_write_python_version(w.suggested)
     else:
@@ -475,7 +521,7 @@ def _(w: e.PythonVersionDeprecated) -> tuple[str, str]:
         )
     return (
         f"Python {w.series} is deprecated",
-        f"Python {w.series} {eol}{removal}.\nBuilds will fail after that date.\n\n{fix}\n",
+        f"Python {w.series} {eol}{removal}.\n\n{fix}\n",
     )
 
 
@@ -578,8 +624,63 @@ def _(err: e.CatalogInvalid) -> tuple[str, str]:
         f"""
 The catalog at {err.path} is invalid: {err.detail}
 
-Point --catalog / PYBUILDPACK_CATALOG at a valid catalog (see 'pybuildpack versions
---json' and README "Catalog" for the format), or unset it to use the bundled catalog.
+A catalog is a JSON file in the format of data/catalog.schema.json (docs/catalog.md).
+Build a valid one from upstream data with 'pybuildpack catalog update', or unset
+--catalog / PYBUILDPACK_CATALOG to use the bundled catalog; 'pybuildpack catalog reset'
+forgets a refreshed one.
+""",
+    )
+
+
+@renders(e.PythonVersionEolReached)
+def _(w: e.PythonVersionEolReached) -> tuple[str, str]:
+    ended = f"ended {_on(w.eol_date)}" if len(w.eol_date) == 7 else f"ended on {w.eol_date}"
+    stop = (
+        f"Builds of Python {w.series} stop on {w.removal_date}: after that date they fail."
+        if w.removal_date
+        else f"Builds of Python {w.series} will stop soon."
+    )
+    if w.origin in (Origin.CACHED, Origin.DEFAULT):
+        fix = how_to_write_python_version(w.suggested)
+    else:
+        fix = (
+            f"Upgrade now: change {_where(w.origin)}, e.g.:\n\n    pybuildpack pin . {w.suggested}"
+        )
+    return (
+        f"Python {w.series} has reached its end of life",
+        f"""
+Upstream support for Python {w.series} {ended}: it no longer receives security fixes.
+{stop}
+
+{fix}
+""",
+    )
+
+
+@renders(e.CatalogFallback)
+def _(w: e.CatalogFallback) -> tuple[str, str]:
+    return (
+        "The refreshed version catalog cannot be used; using the bundled one",
+        f"""
+The catalog installed by 'pybuildpack catalog refresh' or 'update' at {w.path} is invalid:
+{w.detail}
+
+This run uses the bundled catalog (as of {w.bundled_as_of}). Remove the broken one with:
+
+    pybuildpack catalog reset
+
+then, to use newer data again, run 'pybuildpack catalog update'.
+""",
+    )
+
+
+@renders(e.CatalogStale)
+def _(w: e.CatalogStale) -> tuple[str, str]:
+    return (
+        f"The version catalog is {w.days} days old",
+        f"""
+The {w.source} holds facts as of {w.as_of}: newer patch releases, new major versions and
+end-of-life changes since then are missing. {CATALOG_UPDATE_ADVICE}
 """,
     )
 

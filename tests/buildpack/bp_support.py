@@ -115,7 +115,7 @@ class FakeInstaller:
 
 def write_catalog(path: Path, default: str, stacks: Mapping[str, list[str]] | None = None) -> Path:
     data = json.loads(bundled_catalog_text())
-    data["default_major"] = default
+    data["policy"]["default_major"] = default
     path.write_text(json.dumps(data))
     return path
 

@@ -26,21 +26,24 @@ CEDAR, FIR = Generation.CEDAR, Generation.FIR
 
 
 def synthetic(**overrides: Any) -> dict[str, Any]:
-    """A small catalog independent of today's numbers: 3.20 (eol), 3.21 (deprecated),
-    3.22 (supported, missing patch 2), 3.23 (default); two stacks."""
+    """A small catalog independent of today's numbers, evaluated on its as_of (2030-01-01):
+    3.20 (removed), 3.21 (deprecated: end of life within a year), 3.22 (supported, missing
+    patch 2), 3.23 (default: its X.Y.1 is out), 3.24 (upcoming); two stacks."""
     doc: dict[str, Any] = {
-        "schema_version": 1,
+        "schema_version": 2,
         "as_of": "2030-01-01",
-        "default_major": "3.23",
+        "policy": {"default_after_days": 60, "deprecation_days": 365, "removal_days": 90,
+                   "stale_after_days": 60},
         "majors": [
-            {"major": "3.20", "status": "eol", "end_of_life": "2029-10-31", "latest_patch": 9,
-             "patches": {"from": 0, "to": 9}},
-            {"major": "3.21", "status": "deprecated", "end_of_life": "2030-10",
-             "removal": "2031-01-06", "latest_patch": 4, "patches": {"from": 0, "to": 4}},
-            {"major": "3.22", "status": "supported", "end_of_life": "2031-10", "latest_patch": 5,
-             "patches": {"from": 0, "to": 5, "missing": [2]}},
-            {"major": "3.23", "status": "supported", "end_of_life": "2032-10", "latest_patch": 1,
-             "patches": {"from": 0, "to": 1}},
+            {"major": "3.20", "released": "2024-10-01", "end_of_life": "2029-10-31",
+             "removal": "2029-12-01", "latest_patch": 9},
+            {"major": "3.21", "released": "2025-10-01", "end_of_life": "2030-10",
+             "removal": "2031-01-06", "latest_patch": 4},
+            {"major": "3.22", "released": "2026-10-01", "end_of_life": "2031-10",
+             "latest_patch": 5, "missing": [2]},
+            {"major": "3.23", "released": "2029-10-01", "end_of_life": "2032-10",
+             "latest_patch": 1},
+            {"major": "3.24", "released": "2030-10-01", "end_of_life": "2035-10"},
         ],
         "stacks": [
             {"name": "old", "distro": "ubuntu", "distro_version": "20.04", "arches": ["amd64"]},
@@ -328,24 +331,30 @@ def _set(doc: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
 
 _DELETE = object()
 BAD_CATALOGS = [
-    ("schema", "schema_version", 2, "schema_version"),
-    ("no-as-of", "as_of", _DELETE, "as_of"),
+    ("schema-newer", "schema_version", 3, "schema_version"),
+    ("schema-older", "schema_version", 1, "catalog update"),
+    ("no-as-of", "as_of", _DELETE, "'as_of'"),
     ("bad-as-of", "as_of", "2030-1-1", "as_of"),
+    ("impossible-as-of", "as_of", "2030-02-30", "real date"),
     ("bad-eol-date", "majors.2.end_of_life", "soon", "end_of_life"),
-    ("bad-status", "majors.2.status", "retired", "status"),
-    ("latest-not-newest", "majors.3.latest_patch", 0, "newest"),
-    ("latest-missing", "majors.2.latest_patch", 2, "not among"),
+    ("bad-eol-month", "majors.2.end_of_life", "2031-13", "real date"),
+    ("unknown-major-key", "majors.2.status", "retired", "unknown key 'status'"),
+    ("unknown-top-key", "defualt_major", "3.23", "unknown key 'defualt_major'"),
+    ("latest-missing", "majors.2.missing", [5], "listed as missing"),
     ("bool-patch", "majors.3.latest_patch", True, "integer"),
-    ("bad-major", "majors.0.major", "three", "major version"),
-    ("default-eol", "default_major", "3.20", "default_major"),
-    ("default-unknown", "default_major", "3.99", "default_major"),
+    ("negative-patch", "majors.3.latest_patch", -1, "at least 0"),
+    ("bad-major", "majors.0.major", "three", "expected form"),
+    ("default-unknown", "policy.default_major", "3.99", "default_major"),
+    ("policy-missing-key", "policy.stale_after_days", _DELETE, "stale_after_days"),
     ("bad-arch", "stacks.0.arches", ["x86"], "arches"),
     ("empty-arches", "stacks.0.arches", [], "arches"),
     ("unknown-stack-in-unavailable", "unavailable.0.stack", "nope", "unknown stack"),
-    ("bad-unavailable-version", "unavailable.0.version", "3.22", "exact version"),
+    ("bad-unavailable-version", "unavailable.0.version", "3.22", "version"),
     ("no-majors", "majors", _DELETE, "majors"),
-    ("patches-reversed", "majors.3.patches", {"from": 3, "to": 1}, "from"),
-]
+    ("majors-not-list", "majors", {"3.22": {}}, "must be array"),
+    ("no-releases", "majors", [{"major": "3.30", "released": "2030-10-01",
+                                "end_of_life": "2035-10"}], "no major has a release"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -365,7 +374,18 @@ def test_duplicate_major_and_non_object() -> None:
     assert "listed twice" in dup.value.detail
     with pytest.raises(e.CatalogInvalid) as not_object:
         parse_catalog([])
-    assert "JSON object" in not_object.value.detail
+    assert "must be object" in not_object.value.detail
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    doc = _set(_set(synthetic(), "majors.1.latest_patch", "4"), "stacks.1.arches", ["sparc"])
+    doc["extra"] = 1
+    with pytest.raises(e.CatalogInvalid) as exc:
+        parse_catalog(doc)
+    detail = exc.value.detail
+    assert detail.startswith("3 problems:")
+    for part in ("majors[1].latest_patch", "stacks[1].arches[0]", "unknown key 'extra'"):
+        assert part in detail
 
 
 def test_load_catalog_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -384,10 +404,14 @@ def test_load_catalog_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_bundled_catalog_holds_the_specs_facts() -> None:
+    # Evaluated on its own date: the facts the spec snapshot describes (3.14 default, 3.10
+    # deprecated with Heroku's removal date, 3.9 removed).
+    assert BUNDLED.today.isoformat() == BUNDLED.as_of
     assert BUNDLED.default_major == MajorVersion(3, 14)
-    latest = {str(m.series): str(m.latest) for m in BUNDLED.supported}
-    assert latest == {"3.10": "3.10.21", "3.11": "3.11.16", "3.12": "3.12.14", "3.13": "3.13.15",
-                      "3.14": "3.14.7"}  # fmt: skip
-    assert BUNDLED.majors[MajorVersion(3, 10)].status == "deprecated"
+    latest = {str(m.series): m.latest.patch for m in BUNDLED.supported}
+    assert latest["3.10"] >= 21 and latest["3.13"] >= 15 and latest["3.14"] >= 7
+    ten = BUNDLED.majors[MajorVersion(3, 10)]
+    assert ten.status == "deprecated" and ten.removal == "2027-01-06"
+    assert BUNDLED.majors[MajorVersion(3, 9)].status == "removed"
     assert BUNDLED.stacks["heroku-22"].arches == ("amd64",)
     assert json.loads(bundled_catalog_text())["as_of"] == BUNDLED.as_of

@@ -74,7 +74,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run_install(args: argparse.Namespace, out: Output) -> int:
     from pybuildpack.provision.api import install_python
 
-    resolved = resolve_and_explain(args, out)
+    resolved = resolve_and_explain(args, out, installing=True)
     resolution, generation, catalog = resolved.resolution, resolved.generation, resolved.catalog
     stack, arch = resolved.stack, resolved.arch
     result = install_python(

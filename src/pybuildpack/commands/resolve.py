@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from pybuildpack.app import allowed_versions, read_pyproject, resolve_app
-from pybuildpack.catalog import Catalog, load_catalog
+from pybuildpack.catalog import Catalog, SourceBuilds, load_catalog, source_builds
 from pybuildpack.cli import add_common_options
 from pybuildpack.commands._shared import add_platform_options, parse_cached_version, platform_args
+from pybuildpack.commands.versions import catalog_notices
 from pybuildpack.errors import (
     AppDirNotFound,
     BuildWarning,
@@ -19,6 +20,7 @@ from pybuildpack.errors import (
     PythonVersionFileMisspelled,
     PythonVersionFileUnreadable,
 )
+from pybuildpack.host import host_arch
 from pybuildpack.messages import render
 from pybuildpack.output import Output
 from pybuildpack.requested import (
@@ -28,7 +30,7 @@ from pybuildpack.requested import (
     RUNTIME_TXT,
     with_suggestion,
 )
-from pybuildpack.resolve import Resolution
+from pybuildpack.resolve import Resolution, for_source
 from pybuildpack.version import Generation, Origin
 from pybuildpack.version_files import (
     parse_pipfile_lock,
@@ -69,6 +71,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "app_dir", metavar="APP_DIR", nargs="?", default=".", help="the app's root (default: .)"
     )
     add_platform_options(p)
+    add_source_options(p)
     add_common_options(p)
     p.set_defaults(func=run_resolve)
 
@@ -80,9 +83,35 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     c.add_argument("app_dir", metavar="APP_DIR", nargs="?", default=".", help="default: .")
     add_platform_options(c)
+    add_source_options(c)
     c.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     add_common_options(c)
     c.set_defaults(func=run_check)
+
+
+def add_source_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--source",
+        choices=["pbs", "heroku"],
+        help="check the version against this archive source's builds (as 'install' would); "
+        "default: the catalog alone",
+    )
+    parser.add_argument(
+        "--downloads", metavar="FILE", help="download metadata to use with --source (JSON)"
+    )
+
+
+def archive_builds(
+    source: str | None, downloads: str | None, *, installing: bool = False
+) -> SourceBuilds | None:
+    """The builds of the archive source in use, when it is known: always for ``install``
+    (``--source``, ``PYBUILDPACK_SOURCE`` or the default), else only with ``--source``."""
+    if source is None and not installing:
+        return None
+    from pybuildpack.provision.sources import choose_source, load_downloads
+
+    name = choose_source(source)
+    return source_builds(load_downloads(Path(downloads) if downloads else None), name)
 
 
 def _warnings_json(warnings: tuple[BuildWarning, ...] | list[BuildWarning]) -> list[dict[str, str]]:
@@ -113,11 +142,17 @@ class Resolved:
     resolution: Resolution
 
 
-def resolve_and_explain(args: argparse.Namespace, out: Output) -> Resolved:
-    """Resolve the app in ``args.app_dir`` from the shared options; tell the user why."""
+def resolve_and_explain(
+    args: argparse.Namespace, out: Output, *, installing: bool = False
+) -> Resolved:
+    """Resolve the app in ``args.app_dir`` from the shared options; tell the user why.
+
+    ``installing``: the archive source is known (install), so the version is checked
+    against its builds for this machine's arch."""
     catalog = load_catalog(args.catalog)
     stack, arch = platform_args(args)
     generation = Generation(args.generation)
+    builds = archive_builds(args.source, args.downloads, installing=installing)
     resolution = resolve_app(
         Path(args.app_dir),
         catalog,
@@ -126,6 +161,10 @@ def resolve_and_explain(args: argparse.Namespace, out: Output) -> Resolved:
         arch=arch,
         cached_version=parse_cached_version(args.cached_version),
     )
+    resolution = for_source(
+        resolution, catalog, builds, (arch or host_arch()) if installing else arch
+    )
+    resolution = replace(resolution, warnings=(*catalog.warnings, *resolution.warnings))
     out.info(out.style(explain(resolution), "green"))
     for w in resolution.warnings:
         out.diagnostic(render(w), "warning")
@@ -201,6 +240,7 @@ def run_check(args: argparse.Namespace, out: Output) -> int:
     if not app.is_dir():
         raise AppDirNotFound(path=str(app))
     errors, warnings = lint_files(app, generation, catalog)
+    warnings = [*catalog.warnings, *warnings]
     version: str | None = None
     try:
         resolution = resolve_app(
@@ -210,6 +250,9 @@ def run_check(args: argparse.Namespace, out: Output) -> int:
             stack=stack,
             arch=arch,
             cached_version=parse_cached_version(args.cached_version),
+        )
+        resolution = for_source(
+            resolution, catalog, archive_builds(args.source, args.downloads), arch
         )
     except PyBuildpackError as err:
         errors.append(err)
@@ -223,6 +266,7 @@ def run_check(args: argparse.Namespace, out: Output) -> int:
         out.diagnostic(r, "error")
     for r in rendered_warnings:
         out.diagnostic(r, "warning")
+    notices = catalog_notices(catalog, out, with_warnings=False)  # not counted by --strict
     failed = bool(rendered_errors) or (args.strict and bool(rendered_warnings))
     summary = f"{len(rendered_errors)} error(s), {len(rendered_warnings)} warning(s)" + (
         f"; the app gets Python {version}" if version else ""
@@ -235,6 +279,7 @@ def run_check(args: argparse.Namespace, out: Output) -> int:
             "generation": generation.value,
             "errors": [r.as_json() for r in rendered_errors],
             "warnings": [r.as_json() for r in rendered_warnings],
+            "notices": notices,
         }
     )
     if not out.json_mode:
