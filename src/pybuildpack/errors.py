@@ -78,6 +78,36 @@ class PythonVersionFileUnreadable(PyBuildpackError):
     reason: str
 
 
+@dataclass(eq=False)
+class VersionFileNotWritable(PyBuildpackError):
+    """``pin``/``migrate`` could not write .python-version."""
+
+    id: ClassVar[str] = "python-version-file::not-writable"
+    path: str
+    reason: str
+
+
+@dataclass(eq=False)
+class VersionFileOutsideApp(PyBuildpackError):
+    """A version file is a symbolic link leading out of the app directory: it is neither
+    read (its content is never shown) nor written through."""
+
+    id: ClassVar[str] = "python-version-file::outside-app"
+    filename: str  # e.g. ".python-version"
+    target: str  # where the link leads (the link's text, not the content)
+    suggested: MajorVersion | None = None  # filled by the reader: the version to write
+
+
+@dataclass(eq=False)
+class RuntimeTxtOutsideApp(VersionFileOutsideApp):
+    id: ClassVar[str] = "runtime-txt::outside-app"
+
+
+@dataclass(eq=False)
+class PipfileLockOutsideApp(VersionFileOutsideApp):
+    id: ClassVar[str] = "pipfile-lock::outside-app"
+
+
 # --------------------------------------------------------------------------- runtime.txt
 
 

@@ -316,6 +316,47 @@ Check that it is a regular file you can read (permissions, a broken symlink).
     )
 
 
+@renders(e.VersionFileNotWritable)
+def _(err: e.VersionFileNotWritable) -> tuple[str, str]:
+    return (
+        "Cannot write .python-version",
+        f"Writing {err.path} failed: {err.reason}. Nothing was changed.\n",
+    )
+
+
+@renders(e.PipfileLockOutsideApp)
+@renders(e.RuntimeTxtOutsideApp)
+@renders(e.VersionFileOutsideApp)
+def _(err: e.VersionFileOutsideApp) -> tuple[str, str]:
+    return (
+        f"{err.filename} leads out of the app directory",
+        f"""
+{err.filename} is a symbolic link to {err.target}, which is outside the app directory.
+Version files are read only from inside the app (what a link elsewhere leads to is not
+part of the app, and may not exist where it is built), so it was not read.
+
+{_outside_app_fix(err)}
+""",
+    )
+
+
+def _outside_app_fix(err: e.VersionFileOutsideApp) -> str:
+    if isinstance(err, e.PipfileLockOutsideApp):
+        return (
+            "Commit the lock file itself: replace the link with a copy of the file, or run "
+            "'pipenv lock' in the app."
+        )
+    if isinstance(err, e.RuntimeTxtOutsideApp):
+        return (
+            "runtime.txt is deprecated: replace it with a .python-version file (this deletes "
+            f"the link):\n\n    pybuildpack migrate . --to {_m(err.suggested)}"
+        )
+    return (
+        "Delete the link, then write a regular .python-version file:\n\n"
+        f"    pybuildpack pin . {_m(err.suggested)}"
+    )
+
+
 # --------------------------------------------------------------------------- runtime.txt
 
 

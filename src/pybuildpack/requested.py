@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, TypeVar
 from pybuildpack.catalog import Catalog
 from pybuildpack.errors import (
     BuildWarning,
+    PipfileLockOutsideApp,
     PyBuildpackError,
     PythonVersionFileMisspelled,
     PythonVersionFileMultipleVersions,
@@ -36,6 +37,8 @@ from pybuildpack.errors import (
     PythonVersionNotSpecified,
     RuntimeTxtDeprecated,
     RuntimeTxtNotSupported,
+    RuntimeTxtOutsideApp,
+    VersionFileOutsideApp,
 )
 from pybuildpack.version import Generation, MajorVersion, Origin, PythonVersion, RequestedVersion
 from pybuildpack.version_files import (
@@ -96,11 +99,40 @@ def _is_file(path: Path) -> bool:
         return False
 
 
-def _read(path: Path) -> bytes:
+_OUTSIDE_APP: dict[str, type[VersionFileOutsideApp]] = {
+    RUNTIME_TXT: RuntimeTxtOutsideApp,
+    PIPFILE_LOCK: PipfileLockOutsideApp,
+}
+
+
+def inside_app(app_dir: Path, name: str) -> Path:
+    """``app_dir / name`` with symbolic links followed, refusing any that lead out of the
+    app directory (typed ``...::outside-app`` error: its content is never read or shown)."""
+    path = app_dir / name
+    try:
+        target = path.resolve()
+        root = app_dir.resolve()
+    except (OSError, RuntimeError):  # a link loop: reading it fails as unreadable
+        return path
+    if target == root or root in target.parents:
+        return target
+    try:
+        shown = os.readlink(path)
+    except OSError:  # not a link itself: a parent directory link inside the app leads out
+        shown = str(target)
+    cls = _OUTSIDE_APP.get(name, VersionFileOutsideApp)
+    raise cls(filename=name, target=shown)
+
+
+def read_app_file(app_dir: Path, name: str) -> bytes:
+    """The bytes of the version file ``name`` in ``app_dir``; typed errors only."""
+    path = inside_app(app_dir, name)
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise PythonVersionFileUnreadable(path=str(path), reason=exc.strerror or str(exc)) from None
+        raise PythonVersionFileUnreadable(
+            path=str(app_dir / name), reason=exc.strerror or str(exc)
+        ) from None
 
 
 def find_misspelled(app_dir: Path) -> str | None:
@@ -215,7 +247,7 @@ def _read_requested_version(
                 suggested=_suggest_from_runtime_txt(runtime_txt, catalog, allowed)
             )
     elif _is_file(runtime_txt):
-        request = _parse(parse_runtime_txt, _read(runtime_txt), catalog, allowed)
+        request = _parse(parse_runtime_txt, read_app_file(app_dir, RUNTIME_TXT), catalog, allowed)
         return Requested(request, (RuntimeTxtDeprecated(suggested=request.series),))
 
     misspelled = find_misspelled(app_dir)
@@ -224,12 +256,21 @@ def _read_requested_version(
 
     version_file = app_dir / PYTHON_VERSION_FILE
     if _is_file(version_file):
-        return Requested(_parse(parse_python_version_file, _read(version_file), catalog, allowed))
+        return Requested(
+            _parse(
+                parse_python_version_file,
+                read_app_file(app_dir, PYTHON_VERSION_FILE),
+                catalog,
+                allowed,
+            )
+        )
 
     if generation is Generation.CEDAR:
         lock = app_dir / PIPFILE_LOCK
         if _is_file(lock):
-            request = _parse(parse_pipfile_lock, _read(lock), catalog, allowed)
+            request = _parse(
+                parse_pipfile_lock, read_app_file(app_dir, PIPFILE_LOCK), catalog, allowed
+            )
             if request is not None:
                 return Requested(request)
         if cached_version is not None:
@@ -261,7 +302,7 @@ def _suggest_from_runtime_txt(
     """The major to suggest for .python-version when migrating away from runtime.txt: the
     one it names (even in a malformed file), when builds can use it."""
     try:
-        wrote = guess_major(path.read_bytes())
-    except OSError:
+        wrote = guess_major(read_app_file(path.parent, path.name))
+    except PyBuildpackError:  # unreadable, or a link out of the app: not read
         wrote = None
     return suggest_major(catalog, wrote, allowed)

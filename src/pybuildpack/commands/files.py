@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from pybuildpack.errors import (
     BuildWarning,
     PyBuildpackError,
     UsageError,
+    VersionFileNotWritable,
+    VersionFileOutsideApp,
 )
 from pybuildpack.messages import name_app_dir, render
 from pybuildpack.output import Output
@@ -26,6 +29,8 @@ from pybuildpack.requested import (
     MISSPELLED_NAMES,
     PYTHON_VERSION_FILE,
     RUNTIME_TXT,
+    inside_app,
+    read_app_file,
     with_suggestion,
 )
 from pybuildpack.requires_python import check_requires_python
@@ -137,23 +142,51 @@ def _kept_comments(path: Path) -> list[str]:
     return []
 
 
-def atomic_write(path: Path, content: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def _mode_for(path: Path) -> int:
+    """The permission bits to write ``path`` with: its own when it exists, else what a new
+    file gets (0666 less the umask), as an editor would do."""
     try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def atomic_write(path: Path, content: str) -> None:
+    """Replace ``path`` with ``content`` atomically (temporary file + rename), keeping its
+    permission bits. ``path`` must not be a symbolic link (callers resolve it first)."""
+    if path.is_dir():
+        raise VersionFileNotWritable(path=str(path), reason="it is a directory; remove it first")
+    mode = _mode_for(path)
+    tmp: str | None = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(content)
             f.flush()
+            os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
-        if path.is_dir() and not path.is_symlink():
-            raise UsageError(detail=f"{path} is a directory; remove it first")
         os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise VersionFileNotWritable(path=str(path), reason=exc.strerror or str(exc)) from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise
 
 
 def write_python_version(app_dir: Path, request: RequestedVersion) -> Path:
-    path = app_dir / PYTHON_VERSION_FILE
+    """Write .python-version in ``app_dir``. A symbolic link to a file inside the app is
+    written through (the link stays, its target gets the version); one that leads out of
+    the app is refused, with nothing written."""
+    try:
+        path = inside_app(app_dir, PYTHON_VERSION_FILE)
+    except VersionFileOutsideApp as err:
+        err.suggested = request.series
+        raise
     comments = _kept_comments(path) if path.is_file() else []
     atomic_write(path, "".join(f"{c}\n" for c in comments) + f"{request}\n")
     written = parse_python_version_file(path.read_bytes())  # the build's own parser agrees
@@ -172,6 +205,17 @@ def _misspelled_present(app_dir: Path) -> list[str]:
     return [n for n in MISSPELLED_NAMES if (app_dir / n).is_file()]
 
 
+def _previous(app: Path, request: RequestedVersion) -> bytes | None:
+    """The current .python-version's bytes, if any (never through a link out of the app)."""
+    if not (app / PYTHON_VERSION_FILE).is_file():
+        return None
+    try:
+        return read_app_file(app, PYTHON_VERSION_FILE)
+    except VersionFileOutsideApp as err:
+        err.suggested = request.series
+        raise
+
+
 def run_pin(args: argparse.Namespace, out: Output) -> int:
     catalog = load_catalog(args.catalog)
     app = Path(args.app_dir)
@@ -180,7 +224,7 @@ def run_pin(args: argparse.Namespace, out: Output) -> int:
     request = parse_user_version(args.version, catalog)
     warnings = check_version(request, catalog, app, args.force)
     path = app / PYTHON_VERSION_FILE
-    previous = path.read_bytes() if path.is_file() else None
+    previous = _previous(app, request)
     write_python_version(app, request)
     out.info(out.style(f"Wrote {path} with {request}", "green"))
     if request.patch is not None:
@@ -224,11 +268,14 @@ def run_migrate(args: argparse.Namespace, out: Output) -> int:
     if args.to:
         request = parse_user_version(args.to, catalog)
     else:
-        data = runtime_txt.read_bytes()
+        allowed = allowed_versions(read_pyproject(app))
+        try:
+            data = read_app_file(app, RUNTIME_TXT)
+        except PyBuildpackError as err:
+            raise with_suggestion(err, catalog, allowed=allowed) from None
         try:
             old = parse_runtime_txt(data)
         except PyBuildpackError as err:
-            allowed = allowed_versions(read_pyproject(app))
             raise with_suggestion(err, catalog, data=data, allowed=allowed) from None
         patch = old.patch if args.keep_patch else None
         request = RequestedVersion(old.major, old.minor, patch, Origin.PYTHON_VERSION_FILE)
@@ -236,7 +283,9 @@ def run_migrate(args: argparse.Namespace, out: Output) -> int:
     existing = app / PYTHON_VERSION_FILE
     if existing.is_file():
         try:
-            current = str(parse_python_version_file(existing.read_bytes()))
+            current = str(parse_python_version_file(_previous(app, request) or b""))
+        except VersionFileOutsideApp:
+            raise
         except PyBuildpackError:
             current = "(invalid)"
         if current != str(request):

@@ -18,7 +18,6 @@ from pybuildpack.errors import (
     ConflictingVersionFiles,
     PyBuildpackError,
     PythonVersionFileMisspelled,
-    PythonVersionFileUnreadable,
 )
 from pybuildpack.host import host_arch
 from pybuildpack.messages import render
@@ -28,6 +27,7 @@ from pybuildpack.requested import (
     PIPFILE_LOCK,
     PYTHON_VERSION_FILE,
     RUNTIME_TXT,
+    read_app_file,
     with_suggestion,
 )
 from pybuildpack.resolve import Resolution, for_source
@@ -209,12 +209,14 @@ def lint_files(
         if name == PIPFILE_LOCK and generation is Generation.FIR:
             continue
         try:
-            data = path.read_bytes()
+            data = read_app_file(app_dir, name)  # never a link out of the app
+        except PyBuildpackError as err:
+            errors.append(with_suggestion(err, catalog, allowed=allowed))
+            continue
+        try:
             request = parser(data)
         except PyBuildpackError as err:
             errors.append(with_suggestion(err, catalog, data=data, allowed=allowed))
-        except OSError as exc:
-            errors.append(PythonVersionFileUnreadable(path=str(path), reason=str(exc)))
         else:
             if request is not None:
                 versions[name] = str(request)
