@@ -558,3 +558,78 @@ class BrokenRuntime(PyBuildpackError):
 class InstallUnverified(BuildWarning):
     id: ClassVar[str] = "install-python::unverified"
     url: str
+
+
+# ---- provisioning: the security model (docs/provisioning.md)
+
+
+@dataclass(eq=False)
+class ArchiveTooLarge(PyBuildpackError):
+    """An archive exceeds a cap on unpacked bytes or member count."""
+
+    id: ClassVar[str] = "install-python::archive-too-large"
+    url: str
+    what: str  # "unpacked bytes", "members", "download bytes"
+    limit: int
+    setting: str  # the variable that raises the cap
+
+
+@dataclass(eq=False)
+class DestinationUnusable(PyBuildpackError):
+    id: ClassVar[str] = "install-python::destination-unusable"
+    path: str
+    detail: str
+
+
+@dataclass(eq=False)
+class DownloadCacheUnusable(PyBuildpackError):
+    id: ClassVar[str] = "install-python::cache-unusable"
+    path: str
+    detail: str
+
+
+@dataclass(eq=False)
+class LockTimeout(PyBuildpackError):
+    id: ClassVar[str] = "install-python::lock-timeout"
+    lock: str
+    seconds: float
+    holder: str  # who holds it, as far as known
+
+
+@dataclass(eq=False)
+class InsecureUrl(PyBuildpackError):
+    """A plain-http archive or checksum URL, not explicitly allowed."""
+
+    id: ClassVar[str] = "install-python::insecure-url"
+    url: str
+
+
+@dataclass(eq=False)
+class InsecureChecksum(PyBuildpackError):
+    """Plain http is allowed, but the archive's sha256 is not pinned in the metadata."""
+
+    id: ClassVar[str] = "install-python::insecure-checksum"
+    url: str
+
+
+@dataclass(eq=False)
+class InvalidSetting(PyBuildpackError):
+    id: ClassVar[str] = "install-python::invalid-setting"
+    name: str
+    value: str
+    expected: str
+
+
+@dataclass(eq=False)
+class DecompressorUnavailable(PyBuildpackError):
+    id: ClassVar[str] = "install-python::zstd-unavailable"
+    url: str
+
+
+@dataclass(eq=False)
+class DownloadTooSlow(PyBuildpackError):
+    """The whole download did not finish within the deadline (a trickling server)."""
+
+    id: ClassVar[str] = "install-python::download-too-slow"
+    url: str
+    seconds: float

@@ -1205,3 +1205,91 @@ def _(w: e.InstallUnverified) -> tuple[str, str]:
         f"{w.url} was installed with --allow-unverified: its contents were not checked "
         "against a known sha256. Publish SHA256SUMS next to your archives to verify them.",
     )
+
+
+@renders(e.ArchiveTooLarge)
+def _(err: e.ArchiveTooLarge) -> tuple[str, str]:
+    return (
+        "The Python archive is too large",
+        f"{err.url} has more {err.what} than the limit of {err.limit:,}. Nothing was "
+        "installed. A genuine runtime archive stays far below it; if yours is genuine and "
+        f"larger, raise the limit with {err.setting}.",
+    )
+
+
+@renders(e.DestinationUnusable)
+def _(err: e.DestinationUnusable) -> tuple[str, str]:
+    return (
+        "Cannot install Python there",
+        f"{err.path}: {err.detail}. Nothing was changed there. Choose a writable --dest (its "
+        "folder must be writable too: the runtime is unpacked beside it).",
+    )
+
+
+@renders(e.DownloadCacheUnusable)
+def _(err: e.DownloadCacheUnusable) -> tuple[str, str]:
+    return (
+        "The download cache cannot be used",
+        f"{err.path}: {err.detail}. Point --cache-dir / PYBUILDPACK_CACHE_DIR at a writable "
+        "folder (deleting the cache folder is always safe).",
+    )
+
+
+@renders(e.LockTimeout)
+def _(err: e.LockTimeout) -> tuple[str, str]:
+    return (
+        "Timed out waiting for another install",
+        f"Waited {err.seconds:g} seconds for the lock {err.lock}, held by {err.holder}. If "
+        "that install is stuck, stop it; a lock whose process is gone is released by the "
+        "kernel. Raise the wait with PYBUILDPACK_LOCK_TIMEOUT (seconds).",
+    )
+
+
+@renders(e.InsecureUrl)
+def _(err: e.InsecureUrl) -> tuple[str, str]:
+    return (
+        "Refusing to download Python over plain http",
+        f"{err.url} is not https: anyone on the network path could replace what it serves. "
+        "Use an https mirror or a file:// folder. If the network path is trusted (a local "
+        "mirror), allow it explicitly with --allow-insecure-http or "
+        "PYBUILDPACK_ALLOW_INSECURE_HTTP=1; the archive's sha256 must then be pinned in the "
+        "download metadata (--downloads / PYBUILDPACK_DOWNLOADS).",
+    )
+
+
+@renders(e.InsecureChecksum)
+def _(err: e.InsecureChecksum) -> tuple[str, str]:
+    return (
+        "No pinned checksum for a plain-http download",
+        f"{err.url} is fetched over plain http (allowed explicitly), so its sha256 must come "
+        "from the download metadata (--downloads / PYBUILDPACK_DOWNLOADS), not from a "
+        "SHA256SUMS file served by the same mirror. Add the archive's sha256 to the metadata.",
+    )
+
+
+@renders(e.InvalidSetting)
+def _(err: e.InvalidSetting) -> tuple[str, str]:
+    return (
+        f"Invalid {err.name}",
+        f"{err.name}={err.value!r} is not valid: expected {err.expected}. Fix or unset it.",
+    )
+
+
+@renders(e.DecompressorUnavailable)
+def _(err: e.DecompressorUnavailable) -> tuple[str, str]:
+    return (
+        "Cannot decompress a .tar.zst archive here",
+        f"{err.url} is zstd-compressed, and none of the zstd decoders is available: the "
+        "'zstandard' package, Python 3.14's compression.zstd, or the 'zstd' program. "
+        "Install one of them, or use a source with .tar.gz archives (--source pbs).",
+    )
+
+
+@renders(e.DownloadTooSlow)
+def _(err: e.DownloadTooSlow) -> tuple[str, str]:
+    return (
+        "Downloading Python took too long",
+        f"{err.url} did not finish downloading within {err.seconds:g} seconds. Retry; use a "
+        "closer or faster mirror (--mirror), or raise the limit with "
+        "PYBUILDPACK_DOWNLOAD_DEADLINE (seconds).",
+    )

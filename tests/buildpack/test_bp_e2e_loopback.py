@@ -61,6 +61,7 @@ def test_bin_compile_from_loopback_serves_http_200(tmp_path: Path) -> None:
                 write_json(tmp_path / "d.json", downloads_doc(server.url, [entry]))
             ),
             PYBUILDPACK_CACHE_DIR=str(tmp_path / "downloads"),
+            PYBUILDPACK_ALLOW_INSECURE_HTTP="1",  # the loopback server is plain http
             PIP_FIND_LINKS=str(house),
         )
         cache = tmp_path / "cache"

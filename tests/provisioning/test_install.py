@@ -41,7 +41,9 @@ VERSION = PythonVersion.parse(V)
 
 
 @pytest.fixture
-def server() -> Iterator[LoopbackServer]:
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[LoopbackServer]:
+    """The loopback server speaks plain http: allowed explicitly, as a user would."""
+    monkeypatch.setenv("PYBUILDPACK_ALLOW_INSECURE_HTTP", "1")
     with serve() as s:
         yield s
 
@@ -135,10 +137,28 @@ def test_installs_verified_runtime(server: LoopbackServer, tmp_path: Path) -> No
     assert server.hits[pub.path] == 1
 
 
-def test_checksum_from_sha256sums(server: LoopbackServer, tmp_path: Path) -> None:
+def test_checksum_from_sha256sums(tmp_path: Path) -> None:
+    data = fake_archive(V, "pbs")
+    mirror = tmp_path / "mirror" / "20260101"
+    mirror.mkdir(parents=True)
+    (mirror / pbs_name(V)).write_bytes(data)
+    (mirror / "SHA256SUMS").write_text(f"{sha256(data)}  {pbs_name(V)}\n")
+    entry = {"version": V, "release": "20260101", "target": "x86_64-unknown-linux-gnu",
+             "file": pbs_name(V)}  # fmt: skip
+    downloads = write_json(tmp_path / "d.json", downloads_doc(mirror.parent.as_uri(), [entry]))
+    result = install_python(VERSION, tmp_path / "py", downloads=downloads, arch="amd64",
+                            cache_dir=tmp_path / "c", progress=False)  # fmt: skip
+    assert result.sha256 == sha256(data) and not result.warnings
+
+
+def test_plain_http_sha256sums_is_not_trusted(server: LoopbackServer, tmp_path: Path) -> None:
+    """Over plain http (allowed), a SHA256SUMS from the same server proves nothing."""
     pub = publish_pbs(server, tmp_path, sha_in_metadata=False, sums=True)
-    result = install(pub, tmp_path / "py", tmp_path / "cache")
-    assert result.sha256 == pub.sha256 and not result.warnings
+    with pytest.raises(PyBuildpackError) as exc:
+        install(pub, tmp_path / "py", tmp_path / "cache")
+    assert exc.value.id == "install-python::insecure-checksum"
+    assert server.hits[pub.path] == 0 and server.hits["/20260101/SHA256SUMS"] == 0
+    assert_nothing_installed(tmp_path / "py")
 
 
 def test_heroku_layout_tar_zst_with_long_window(server: LoopbackServer, tmp_path: Path) -> None:
@@ -146,8 +166,9 @@ def test_heroku_layout_tar_zst_with_long_window(server: LoopbackServer, tmp_path
     data = compress(raw, "zst", level=19, long_window=True)
     name = heroku_name(V, "24.04")
     server.files[f"/{name}"] = data
-    server.files["/SHA256SUMS"] = f"{sha256(data)}  {name}\n".encode()
-    downloads = write_json(tmp_path / "d.json", downloads_doc(server.url, []))
+    doc = downloads_doc(server.url, [])
+    doc["sources"]["heroku"]["archives"] = [{"version": V, "file": name, "sha256": sha256(data)}]
+    downloads = write_json(tmp_path / "d.json", doc)
     dest = tmp_path / "py"
     result = install_python(
         VERSION, dest, source="heroku", stack="heroku-24", arch="amd64",
@@ -240,7 +261,7 @@ def test_no_checksum_is_an_error_unless_allowed(server: LoopbackServer, tmp_path
     pub = publish_pbs(server, tmp_path, sha_in_metadata=False)
     with pytest.raises(PyBuildpackError) as exc:
         install(pub, tmp_path / "py", tmp_path / "cache")
-    assert exc.value.id == "install-python::checksum-unavailable"
+    assert exc.value.id == "install-python::insecure-checksum"  # plain http: pinned only
     assert server.hits[pub.path] == 0  # refused before downloading
     assert server.heads[pub.path] == 1  # the archive exists: the checksum is what is missing
     result = install(pub, tmp_path / "py", tmp_path / "cache", allow_unverified=True)
@@ -442,16 +463,12 @@ def test_disk_full_is_reported(
         message = "tar: python/lib/python3.12/os.py: Cannot write: No space left on device"
         fake_tar(monkeypatch, tmp_path, message)
     else:
-        real_extract = tarfile.TarFile.extract
+        from pybuildpack.provision import tarsafe
 
-        def full(
-            self: tarfile.TarFile, member: tarfile.TarInfo, *args: object, **kwargs: object
-        ) -> None:
-            if member.name.endswith("os.py"):
-                raise OSError(errno.ENOSPC, "No space left on device")
-            real_extract(self, member, *args, **kwargs)  # type: ignore[arg-type]
+        def full(self: object, data: bytes) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
 
-        monkeypatch.setattr(tarfile.TarFile, "extract", full)
+        monkeypatch.setattr(tarsafe._FdSink, "write", full)
     with pytest.raises(PyBuildpackError) as exc:
         install(pub, tmp_path / "py", tmp_path / "cache")
     assert exc.value.id == "install-python::disk-full"

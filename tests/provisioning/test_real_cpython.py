@@ -81,8 +81,13 @@ def _check_runtime(dest: Path, version: PythonVersion) -> None:
 
 @pytest.mark.parametrize("unpacker", ["tar", "python"])
 def test_pbs_layout_from_loopback(
-    packed: Packed, server: LoopbackServer, tmp_path: Path, unpacker: str
+    packed: Packed,
+    server: LoopbackServer,
+    tmp_path: Path,
+    unpacker: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("PYBUILDPACK_ALLOW_INSECURE_HTTP", "1")  # loopback is plain http
     if unpacker == "tar" and system_tar("auto") is None:
         pytest.skip("no GNU tar or bsdtar on PATH to unpack with")
     v = str(packed.version)
@@ -111,7 +116,11 @@ def test_heroku_layout_from_loopback_bootstraps_pip(
     v = str(packed.version)
     name = heroku_name(v, "24.04")
     server.files[f"/{name}"] = packed.heroku
-    server.files["/SHA256SUMS"] = f"{sha256(packed.heroku)}  {name}\n".encode()
+    doc = downloads_doc(server.url, [])
+    doc["sources"]["heroku"]["archives"] = [{"version": v, "file": name,
+                                            "target": "x86_64-unknown-linux-gnu",
+                                            "sha256": sha256(packed.heroku)}]  # fmt: skip
+    downloads = write_json(tmp_path / "d.json", doc)
     app = tmp_path / "app"
     app.mkdir()
     (app / ".python-version").write_text(f"{v}\n")
@@ -120,6 +129,7 @@ def test_heroku_layout_from_loopback_bootstraps_pip(
         "install", str(app), "--dest", str(dest), "--source", "heroku", "--stack", "heroku-24",
         "--arch", "amd64", "--mirror", server.url, "--cache-dir", str(tmp_path / "c"), "--json",
         "--unpacker", "python",  # (the default, tar when usable, is in the test above)
+        "--downloads", str(downloads), "--allow-insecure-http",  # loopback: plain http
     ]  # fmt: skip
     assert main(args) == 0
     doc = json.loads(capsys.readouterr().out)

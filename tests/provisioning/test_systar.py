@@ -1,4 +1,5 @@
-"""The system-tar unpacker's own guarantees: the gate, the on-disk audit, which tar is used."""
+"""The system-tar unpacker's own guarantees: tar reads only canonical headers written by
+pybuildpack, never a symlink; which tar is used."""
 
 from __future__ import annotations
 
@@ -9,83 +10,69 @@ from pathlib import Path
 
 import pytest
 
-from pybuildpack.errors import PyBuildpackError, UnsafeArchive
-from pybuildpack.provision.extract import ThreadedDecompressor, vet_member
-from pybuildpack.provision.systar import _audit, _Gate, system_tar
+from pybuildpack.errors import PyBuildpackError
+from pybuildpack.provision.systar import system_tar, unpack
 
 from .archives import compress, dir_entry, file_entry, link_entry, tar_bytes
 
 
-class Recorder(io.RawIOBase):
-    def __init__(self) -> None:
-        self.data = bytearray()
+def _recording_tar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A 'GNU tar' that saves what it reads on stdin, then extracts it with the real tar."""
+    real = system_tar("tar")
+    assert real is not None
+    record = tmp_path / "tar-input"
+    bindir = tmp_path / "recording-bin"
+    bindir.mkdir()
+    script = bindir / "tar"
+    script.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = --version ]; then echo "tar (GNU tar) 1.34"; exit 0; fi\n'
+        f'tee "{record}" | "{real}" "$@"\n'
+    )
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    from pybuildpack.provision import systar
 
-    def write(self, b: object) -> int:
-        chunk = bytes(b)  # type: ignore[call-overload]
-        self.data += chunk
-        return len(chunk)
+    systar._tar_flavour.cache_clear()
+    return record
 
 
-def _gate(raw: bytes, sink: Recorder) -> _Gate:
-    reader = ThreadedDecompressor(io.BytesIO(compress(raw, "gz")), "gz")
-    return _Gate(reader, sink)  # type: ignore[arg-type]
-
-
-def test_tar_sees_a_header_only_after_its_member_was_checked() -> None:
+@pytest.mark.skipif(system_tar("auto") is None, reason="no GNU tar or bsdtar on PATH")
+def test_tar_reads_only_canonical_headers_and_no_symlink(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = _recording_tar(tmp_path, monkeypatch)
+    tool, data = file_entry("python/bin/tool", b"#!/bin/sh\n", 0o6777)
+    tool.uid, tool.uname, tool.gname = 4242, "EVILUSER", "EVILGROUP"
+    tool.pax_headers = {"comment": "EVILCOMMENT", "SCHILY.xattr.user.x": "EVILXATTR"}
     entries = [
         dir_entry("python"),
-        file_entry("python/a.txt", b"a" * 5000),
-        link_entry("python/ok", "a.txt"),
-        file_entry("python/../evil.txt", b"x" * 700),
-        file_entry("python/after.txt", b"z"),
+        dir_entry("python/bin"),
+        (tool, data),
+        link_entry("python/bin/python3", "tool"),
+        link_entry("python/bin/hard", "python/bin/tool", hard=True),
     ]
-    raw = tar_bytes(entries)
-    sink = Recorder()
-    gate = _gate(raw, sink)
-    checked = []
-    with (
-        pytest.raises(UnsafeArchive) as exc,
-        tarfile.open(fileobj=gate, mode="r:") as tar,  # type: ignore[call-overload]
-    ):
-        for member in tar:
-            # Nothing of this member's headers has been passed on yet...
-            assert len(sink.data) <= member.offset
-            vet_member(member, "python", "u")
-            gate.release(member.offset_data)
-            # ...and now all of them have (its data follows when tarfile skips over it).
-            assert bytes(sink.data) == raw[: member.offset_data]
-            checked.append(member.name)
-    assert "evil.txt" in exc.value.member
-    assert checked == ["python", "python/a.txt", "python/ok"]
-    assert b"evil.txt" not in sink.data and b"after.txt" not in sink.data
-
-
-def test_gate_only_skips_forward_over_released_bytes() -> None:
-    raw = tar_bytes([file_entry("a.txt", b"a" * 3000)])
-    gate = _gate(raw, Recorder())
-    gate.read(512)
-    with pytest.raises(tarfile.ReadError):
-        gate.seek(2048)  # the header read is not released yet
-    gate.release(512)
-    assert gate.seek(1024) == 1024
-    with pytest.raises(tarfile.ReadError):
-        gate.seek(10)  # backwards
-
-
-def test_audit_refuses_a_symlink_leaving_the_runtime_and_drops_setuid(tmp_path: Path) -> None:
-    root = tmp_path / "python"
-    (root / "bin").mkdir(parents=True)
-    tool = root / "bin" / "tool"
-    tool.write_text("#!/bin/sh\n")
-    tool.chmod(0o4755)
-    (root / "bin" / "python3").symlink_to("tool")
-    _audit(root, ["bin/tool"], "u")
-    assert tool.stat().st_mode & 0o7777 == 0o755
-    (root / "lib").mkdir()
-    (root / "lib" / "escape").symlink_to("../../../etc")
-    with pytest.raises(UnsafeArchive) as exc:
-        _audit(root, [], "u")
-    assert exc.value.member == "lib/escape"
+    staging = tmp_path / "staging"
+    staging.mkdir(mode=0o700)
+    root = unpack(
+        io.BytesIO(compress(tar_bytes(entries), "gz")),
+        "gz",
+        staging,
+        strip="python",
+        url="u",
+        tar=system_tar("tar"),
+    )
+    seen = record.read_bytes()
+    for word in (b"EVILUSER", b"EVILGROUP", b"EVILCOMMENT", b"EVILXATTR", b"python/bin"):
+        assert word not in seen  # none of the archive's header bytes reached tar
+    with tarfile.open(fileobj=io.BytesIO(seen)) as fed:
+        members = {m.name: m for m in fed.getmembers()}
+    assert set(members) == {"bin", "bin/tool", "bin/hard"}  # no symlink was given to tar
+    assert members["bin/tool"].mode == 0o755 and members["bin/tool"].uid == 0
+    assert (root / "bin" / "python3").is_symlink()  # created by pybuildpack afterwards
+    assert os.readlink(root / "bin" / "python3") == "tool"
+    assert (root / "bin" / "tool").stat().st_mode & 0o7777 == 0o755
+    assert (root / "bin" / "hard").stat().st_ino == (root / "bin" / "tool").stat().st_ino
 
 
 def _fake_tar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: str) -> None:

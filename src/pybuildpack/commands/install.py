@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pybuildpack.catalog import downloads_path
 from pybuildpack.cli import add_common_options
 from pybuildpack.commands._shared import add_platform_options
 from pybuildpack.commands.resolve import resolve_and_explain
@@ -30,10 +31,18 @@ file:// folder for air-gapped machines.
 Unpacking uses the system tar when it is GNU tar or bsdtar (every entry is checked by
 pybuildpack before tar sees it), else Python's tarfile; --unpacker chooses.
 
+Plain-http sources and mirrors are refused unless --allow-insecure-http (or
+PYBUILDPACK_ALLOW_INSECURE_HTTP=1) allows them; the sha256 must then come from the
+download metadata. Only an empty DEST or one holding a runtime installed by pybuildpack
+is ever replaced, in one atomic step.
+
 environment:
   PYBUILDPACK_SOURCE, PYBUILDPACK_MIRROR, PYBUILDPACK_DOWNLOADS, PYBUILDPACK_CACHE_DIR,
   PYBUILDPACK_UNPACKER, PYBUILDPACK_HTTP_TIMEOUT (seconds, default 30),
-  PYBUILDPACK_HTTP_RETRIES (default 4)
+  PYBUILDPACK_HTTP_RETRIES (default 4), PYBUILDPACK_DOWNLOAD_DEADLINE (seconds, default
+  1800), PYBUILDPACK_LOCK_TIMEOUT (seconds, default 900), PYBUILDPACK_MAX_UNPACKED_BYTES
+  (default 8 GiB), PYBUILDPACK_MAX_MEMBERS (default 500000),
+  PYBUILDPACK_ALLOW_INSECURE_HTTP (default 0)
 """
 
 
@@ -59,6 +68,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--allow-unverified",
         action="store_true",
         help="install even when no sha256 is known for the archive (not recommended)",
+    )
+    p.add_argument(
+        "--allow-insecure-http",
+        action="store_true",
+        help="accept a plain-http source or mirror (also PYBUILDPACK_ALLOW_INSECURE_HTTP=1); "
+        "the archive's sha256 must then be pinned in the download metadata",
     )
     p.add_argument(
         "--progress",

@@ -14,33 +14,46 @@ Guarantees:
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import shutil
+import stat
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlparse
 
 from pybuildpack.catalog import Catalog, load_catalog
 from pybuildpack.errors import (
+    ArchiveCorrupt,
+    ArchiveTooLarge,
     ChecksumMismatch,
     ChecksumUnavailable,
+    DestinationUnusable,
+    DiskFull,
+    DownloadCacheUnusable,
     DownloadFailed,
+    InsecureChecksum,
     InstallUnverified,
     PythonVersionUnknownPatch,
+    UnpackFailed,
+    UnsafeArchive,
     UsageError,
 )
 from pybuildpack.host import host_arch
-from pybuildpack.provision import download
-from pybuildpack.provision.cache import DownloadCache
+from pybuildpack.provision import atomic, download, settings
+from pybuildpack.provision.cache import DownloadCache, cache_errors
 from pybuildpack.provision.relocate import fix_shebangs, verify
 from pybuildpack.provision.sources import ArchiveSpec, archive_for, parse_sha256sums
 from pybuildpack.provision.systar import system_tar, unpack
+from pybuildpack.provision.tarsafe import audit_tree
 from pybuildpack.version import Origin, PythonVersion, RequestedVersion
 
 MARKER = ".pybuildpack-runtime.json"
@@ -77,13 +90,19 @@ def install_python(
     catalog: Catalog | None = None,
     requested: RequestedVersion | None = None,
     unpacker: str | None = None,
+    allow_insecure_http: bool = False,
 ) -> InstallResult:
     """Install CPython ``version`` so that ``dest/bin/python3`` is it. See module docstring.
 
     ``unpacker``: ``auto`` (the system tar when it is GNU tar or bsdtar, else Python),
-    ``tar`` or ``python``; default ``PYBUILDPACK_UNPACKER``, else ``auto``."""
+    ``tar`` or ``python``; default ``PYBUILDPACK_UNPACKER``, else ``auto``.
+
+    ``allow_insecure_http`` (or ``PYBUILDPACK_ALLOW_INSECURE_HTTP=1``): accept plain-http
+    URLs; the sha256 must then be pinned in the download metadata."""
     start = time.monotonic()
     tar = system_tar(unpacker)
+    allow_http = allow_insecure_http or settings.allow_insecure_http()
+    settings.http_timeout(), settings.http_retries()  # refuse bad values before any work
     catalog = catalog or load_catalog()
     spec = archive_for(
         version,
@@ -95,12 +114,12 @@ def install_python(
         downloads=downloads,
     )
     dest = Path(os.path.abspath(dest))
-    expected = spec.sha256 or _checksum_from_sums(
-        spec, allow_unverified, lambda: _not_found(spec.url, version, requested, catalog)
-    )
+    not_found = lambda: _not_found(spec.url, version, requested, catalog)  # noqa: E731
+    _check_transport(spec, allow_http, allow_unverified, not_found)
+    expected = spec.sha256 or _checksum_from_sums(spec, allow_unverified, not_found, allow_http)
     warnings = () if expected else (InstallUnverified(url=spec.url),)
 
-    marker = _read_marker(dest)
+    marker = read_marker(dest)
     if (
         marker.get("version") == str(version)
         and marker.get("sha256" if expected else "url") == (expected or spec.url)
@@ -118,36 +137,41 @@ def install_python(
             source=spec.source,
             warnings=warnings,
         )
-    _check_replaceable(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(dest)
+    check_replaceable(dest)
+    with destination_errors(dest.parent):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(dest)
     cache = DownloadCache(cache_dir)
     key = expected or hashlib.sha256(spec.url.encode()).hexdigest()
-    with cache.lock(key):
-        tmp = Path(
-            tempfile.mkdtemp(prefix=f".{dest.name}.{_TEMP_TAG}-{os.getpid()}-", dir=dest.parent)
-        )
+    with cache.lock(key, f"{spec.filename} into {dest}"):
+        with destination_errors(dest.parent):
+            tmp = Path(
+                tempfile.mkdtemp(prefix=f".{dest.name}.{_TEMP_TAG}-{os.getpid()}-", dir=dest.parent)
+            )
         try:
-            cached = cache.get(expected, spec.filename)
-            if cached is not None:
-                with cached.open("rb") as f:
-                    root = unpack(
-                        f, spec.compression, tmp, strip=spec.strip, url=str(cached), tar=tar
-                    )
-                digest, size, hit = expected or "", cached.stat().st_size, True
+            found = _from_cache(cache, spec, expected, tmp, tar)
+            if found is not None:
+                root, digest, size, hit = *found, True
             else:
                 root, digest, size = _download_and_extract(
-                    spec, expected, tmp, cache, version, requested, catalog, progress, tar
-                )
+                    spec, expected, tmp, cache, key, version, requested, catalog, progress, tar,
+                    allow_http,
+                )  # fmt: skip
                 hit = False
+            # Nothing of the archive is published before this point: the digest matched.
             fix_shebangs(root)
             verify(root, version)
             fix_shebangs(root)  # pip's scripts, if ensurepip just wrote them
-            (root / MARKER).write_text(
+            marker_path = root / MARKER
+            marker_path.write_text(
                 json.dumps({"version": str(version), "sha256": digest, "url": spec.url}) + "\n"
             )
-            _publish(root, dest)
-            shutil.rmtree(tmp, ignore_errors=True)  # empty, or what was beside the top folder
+            if _restrictive_umask():  # files written after unpacking (pip, the marker)
+                audit_tree(root, spec.url)
+            with destination_errors(dest):
+                check_replaceable(dest)  # again: it may have changed while we worked
+                publish(root, dest)
+            shutil.rmtree(tmp, ignore_errors=True)  # what is left: an older runtime, if any
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -167,12 +191,31 @@ def install_python(
 # --------------------------------------------------------------------------- pieces
 
 
+def _check_transport(
+    spec: ArchiveSpec, allow_http: bool, allow_unverified: bool, not_found: Callable[[], Exception]
+) -> None:
+    """Plain http only when allowed, and then only with a digest pinned in the metadata:
+    a SHA256SUMS from the same unauthenticated server proves nothing."""
+    download.check_transport(spec.url, allow_http)
+    if urlparse(spec.url).scheme == "http" and spec.sha256 is None and not allow_unverified:
+        if download.exists(spec.url, allow_http=allow_http) is False:
+            raise not_found()
+        raise InsecureChecksum(url=spec.url)
+
+
 def _checksum_from_sums(
-    spec: ArchiveSpec, allow_unverified: bool, not_found: Callable[[], Exception]
+    spec: ArchiveSpec,
+    allow_unverified: bool,
+    not_found: Callable[[], Exception],
+    allow_http: bool = False,
 ) -> str | None:
     """The archive's sha256 from the SHA256SUMS next to it. When there is none, a missing
     archive is the real problem (a patch the source lacks, a wrong mirror), so that is
     what gets reported, rather than the missing checksum."""
+    if urlparse(spec.sums_url).scheme == "http":
+        if allow_unverified:
+            return None
+        raise InsecureChecksum(url=spec.url)
     try:
         text = download.read_small(spec.sums_url).decode("utf-8", "replace")
     except download.NotFound:
@@ -192,9 +235,9 @@ def _checksum_from_sums(
 
 
 class _Tee:
-    """Reads from ``source``; hashes, counts and copies every byte to ``sink``."""
+    """Reads from ``source``; hashes, counts and copies every byte to ``sink`` (if any)."""
 
-    def __init__(self, source: download.Readable, sink: IO[bytes], progress: Any) -> None:
+    def __init__(self, source: download.Readable, sink: IO[bytes] | None, progress: Any) -> None:
         self.source, self.sink, self.progress = source, sink, progress
         self.hash = hashlib.sha256()
         self.count = 0
@@ -203,7 +246,8 @@ class _Tee:
         data = self.source.read(n)
         if data:
             self.hash.update(data)
-            self.sink.write(data)
+            if self.sink is not None:
+                self.sink.write(data)
             self.count += len(data)
             self.progress(len(data))
         return data
@@ -213,36 +257,87 @@ class _Tee:
             pass
 
 
+def _from_cache(
+    cache: DownloadCache, spec: ArchiveSpec, expected: str | None, tmp: Path, tar: str | None
+) -> tuple[Path, str, int] | None:
+    """Unpack the cached archive, verifying it on the way. None when there is none, or
+    when it does not match its digest: then it is dropped (and fetched again) and the
+    staging emptied. A verified archive that is refused is reported as it is."""
+    cached = cache.get(expected, spec.filename)
+    if cached is None or expected is None:
+        return None
+    refusal: Exception | None = None
+    try:
+        with cache_errors(cached), cached.open("rb") as f:
+            tee = _Tee(f, None, lambda n: None)
+            try:
+                root = unpack(tee, spec.compression, tmp, strip=spec.strip, url=spec.url, tar=tar)
+            except (ArchiveCorrupt, UnsafeArchive, ArchiveTooLarge, UnpackFailed) as exc:
+                refusal = exc
+            tee.drain()
+    except DownloadCacheUnusable:  # unreadable: download afresh
+        _empty(tmp)
+        return None
+    if tee.hash.hexdigest() != expected:
+        cache.drop(cached)
+        _empty(tmp)
+        return None
+    if refusal is not None:
+        raise refusal
+    return root, expected, tee.count
+
+
+def _empty(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(mode=0o700)
+
+
 def _download_and_extract(
     spec: ArchiveSpec,
     expected: str | None,
     tmp: Path,
     cache: DownloadCache,
+    key: str,
     version: PythonVersion,
     requested: RequestedVersion | None,
     catalog: Catalog,
     progress: bool | None,
     tar: str | None,
+    allow_http: bool,
 ) -> tuple[Path, str, int]:
     attempts = download.retries() + 1
     for attempt in range(attempts):
         if attempt:
-            shutil.rmtree(tmp, ignore_errors=True)
-            tmp.mkdir()
+            _empty(tmp)
             time.sleep(min(0.2 * 2**attempt, 5.0))
-        part = cache.new_temp(spec.filename)
+        part = cache.new_temp(key, spec.filename)
         try:
             with (
-                download.open_url(spec.url) as opened,
+                download.open_url(spec.url, allow_http=allow_http) as opened,
+                cache_errors(part),
                 part.open("wb") as sink,
                 _progress_bar(progress, opened.length, spec.filename) as advance,
             ):
                 tee = _Tee(opened.stream, sink, advance)
-                root = unpack(tee, spec.compression, tmp, strip=spec.strip, url=spec.url, tar=tar)
-                tee.drain()
+                try:
+                    root = unpack(
+                        tee, spec.compression, tmp, strip=spec.strip, url=spec.url, tar=tar
+                    )
+                except (ArchiveCorrupt, UnsafeArchive, ArchiveTooLarge, UnpackFailed) as exc:
+                    # A verified archive's refusal is reported as it is; an unverified one
+                    # that fails its digest is a checksum mismatch (a damaged download).
+                    refusal: Exception | None = exc
+                else:
+                    refusal = None
+                if not isinstance(refusal, ArchiveTooLarge):
+                    tee.drain()
             digest = tee.hash.hexdigest()
+            if isinstance(refusal, ArchiveTooLarge):
+                raise refusal
             if expected is not None and digest != expected:
                 raise ChecksumMismatch(url=spec.url, expected=expected, actual=digest)
+            if refusal is not None:
+                raise refusal
             cache.publish(part, digest, spec.filename)
             return root, digest, tee.count
         except download.Transient as exc:
@@ -320,46 +415,110 @@ class _RichBar:
         self.progress.stop()
 
 
-def _progress_bar(progress: bool | None, total: int | None, name: str) -> _NoBar | _RichBar:
+class _TextBar:
+    """Plain progress lines on stderr (without ``rich``): at most one every 2 seconds."""
+
+    def __init__(self, total: int | None, name: str) -> None:
+        self.total, self.name, self.done = total, name, 0
+        self.shown = time.monotonic()
+
+    def _advance(self, n: int) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - self.shown >= 2.0:
+            self.shown = now
+            share = f" ({100 * self.done // self.total}%)" if self.total else ""
+            print(f"Downloading {self.name}: {self.done / 1e6:.1f} MB{share}", file=sys.stderr)
+
+    def __enter__(self) -> Any:
+        return self._advance
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _progress_bar(
+    progress: bool | None, total: int | None, name: str
+) -> _NoBar | _RichBar | _TextBar:
     show = sys.stderr.isatty() if progress is None else progress
-    if show and not os.environ.get("CI"):
+    if not show or os.environ.get("CI"):
+        return _NoBar()
+    try:
         return _RichBar(total, name)
-    return _NoBar()
+    except ImportError:
+        return _TextBar(total, name)
 
 
-def _read_marker(dest: Path) -> dict[str, Any]:
+def read_marker(dest: Path) -> dict[str, Any]:
+    """What the pybuildpack marker in ``dest`` says ({} when there is no valid one)."""
     try:
         data = json.loads((dest / MARKER).read_text("utf-8"))
     except (OSError, ValueError):
         return {}
-    return data if isinstance(data, dict) else {}
+    return data if isinstance(data, dict) and isinstance(data.get("version"), str) else {}
 
 
-def _check_replaceable(dest: Path) -> None:
-    """Only an empty directory or a Python runtime may be replaced, never anything else."""
-    if not dest.exists() and not dest.is_symlink():
+def check_replaceable(dest: Path) -> None:
+    """Only a missing or empty folder, or one marked as a pybuildpack runtime, may be
+    replaced: never a virtualenv, a prefix, or a runtime someone else installed."""
+    try:
+        st = dest.lstat()
+    except FileNotFoundError:
         return
-    if dest.is_symlink() or not dest.is_dir():
+    except OSError as exc:
+        raise DestinationUnusable(path=str(dest), detail=exc.strerror or str(exc)) from None
+    if not stat.S_ISDIR(st.st_mode):
         raise UsageError(detail=f"{dest} exists and is not a directory; choose another --dest")
-    if any(dest.iterdir()) and not (
-        (dest / MARKER).exists() or (dest / "bin" / "python3").exists()
-    ):
+    try:
+        empty = not any(dest.iterdir())
+    except OSError as exc:
+        raise DestinationUnusable(path=str(dest), detail=exc.strerror or str(exc)) from None
+    if not empty and not read_marker(dest):
         raise UsageError(
-            detail=f"{dest} is not empty and does not hold a Python runtime; refusing to "
-            "replace it (choose an empty or new --dest)"
+            detail=f"{dest} is not empty and is not a runtime installed by pybuildpack (no "
+            f"{MARKER}); refusing to replace it (choose an empty or new --dest)"
         )
 
 
-def _publish(tmp: Path, dest: Path) -> None:
-    if dest.exists():
-        old = Path(
-            tempfile.mkdtemp(prefix=f".{dest.name}.{_OLD_TAG}-{os.getpid()}-", dir=dest.parent)
-        )
-        os.rename(dest, old / "runtime")
-        os.rename(tmp, dest)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(tmp, dest)
+@contextmanager
+def destination_errors(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise DiskFull(path=str(path)) from None
+        raise DestinationUnusable(path=str(path), detail=exc.strerror or str(exc)) from None
+
+
+def _restrictive_umask() -> bool:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return bool(mask & 0o055)
+
+
+def publish(new: Path, dest: Path) -> None:
+    """Move the runtime ``new`` to ``dest`` in one atomic step: a rename that never
+    replaces, or (when ``dest`` exists) an exchange of the two, after which ``new`` holds
+    the old runtime. A kill at any instant leaves ``dest`` with the old or the new runtime.
+    Without ``renameat2`` (old kernels, some file systems), two renames; the next install
+    puts the old runtime back if a kill fell between them (``remove_stale_temps``)."""
+    if not dest.exists() and not dest.is_symlink():
+        try:
+            if atomic.rename_noreplace(new, dest):
+                return
+        except FileExistsError:
+            pass
+        else:  # no renameat2
+            with suppress(FileNotFoundError):
+                os.rmdir(dest)  # nothing, or an empty folder: rename cannot lose anything
+            os.rename(new, dest)
+            return
+    if atomic.exchange(new, dest):
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.{_OLD_TAG}-{os.getpid()}-", dir=dest.parent))
+    os.rename(dest, old / "runtime")
+    os.rename(new, dest)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:
@@ -373,7 +532,8 @@ def _alive(pid: int) -> bool:
 
 
 def remove_stale_temps(dest: Path) -> list[Path]:
-    """Delete temporary directories left beside ``dest`` by installs that were killed."""
+    """Delete staging folders left beside ``dest`` by installs that were killed; if one
+    was killed between the two renames of the fallback publish, put its old runtime back."""
     removed: list[Path] = []
     if not dest.parent.is_dir():
         return removed
@@ -383,7 +543,10 @@ def remove_stale_temps(dest: Path) -> list[Path]:
                 pid = int(p.name[len(f".{dest.name}.{tag}-") :].split("-", 1)[0])
             except ValueError:
                 continue
-            if pid != os.getpid() and not _alive(pid):
-                shutil.rmtree(p, ignore_errors=True)
-                removed.append(p)
+            if pid == os.getpid() or _alive(pid):
+                continue
+            if tag == _OLD_TAG and not dest.exists() and read_marker(p / "runtime"):
+                os.rename(p / "runtime", dest)
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
     return removed

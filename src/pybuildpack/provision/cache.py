@@ -1,22 +1,31 @@
 """The shared download cache: archives kept by sha256, guarded by a cross-process lock.
 
-Layout: ``<root>/<sha256>-<file name>``; ``<root>/locks/<key>.lock``. A file is only ever
-published by an atomic rename after its sha256 was verified, so a reader never sees a
-partial or unverified archive; concurrent installs of one archive wait on the lock and then
-find it in the cache (one download).
+Layout: ``<root>/<sha256>-<file name>``; ``<root>/locks/<key>.lock`` (and ``.owner``: who
+holds it, for the message when a wait times out). A file is only ever published by an
+atomic rename after its sha256 was verified, and it is verified again each time it is
+used (``api``): a damaged or swapped entry is dropped and fetched again. Partial downloads
+(``.<key>.<file name>.<random>.part``) are only written under the key's lock, so any found
+while holding it were left by a killed run and are removed; any older than a day are
+removed whatever their key.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import json
 import os
+import socket
 import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import filelock
+from pybuildpack.errors import DiskFull, DownloadCacheUnusable, LockTimeout
+from pybuildpack.provision import settings
 
 CACHE_ENV = "PYBUILDPACK_CACHE_DIR"
+_STALE_PART_SECONDS = 24 * 3600
 
 
 def default_cache_dir() -> Path:
@@ -26,6 +35,17 @@ def default_cache_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("pybuildpack")) / "downloads"
+
+
+@contextlib.contextmanager
+def cache_errors(path: Path) -> Iterator[None]:
+    """OSErrors in the cache as typed errors."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise DiskFull(path=str(path)) from None
+        raise DownloadCacheUnusable(path=str(path), detail=exc.strerror or str(exc)) from None
 
 
 class DownloadCache:
@@ -39,24 +59,75 @@ class DownloadCache:
         if sha256 is None:
             return None
         path = self.path_for(sha256, filename)
-        return path if path.is_file() else None
+        return path if path.is_file() and not path.is_symlink() else None
 
-    def lock(self, key: str) -> filelock.FileLock:
+    def drop(self, path: Path) -> None:
+        with cache_errors(path):
+            path.unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def lock(self, key: str, what: str = "") -> Iterator[None]:
+        """Hold the key's lock (waiting at most ``PYBUILDPACK_LOCK_TIMEOUT`` seconds)."""
         import filelock  # here: a no-op install never takes the lock, nor pays the import
 
         locks = self.root / "locks"
-        locks.mkdir(parents=True, exist_ok=True)
-        return filelock.FileLock(str(locks / f"{key}.lock"))
+        path = locks / f"{key}.lock"
+        owner = locks / f"{key}.owner"
+        timeout = settings.lock_timeout()
+        with cache_errors(locks):
+            locks.mkdir(parents=True, exist_ok=True)
+            lock = filelock.FileLock(str(path), timeout=timeout)
+            try:
+                lock.acquire()
+            except filelock.Timeout:
+                raise LockTimeout(lock=str(path), seconds=timeout, holder=_holder(owner)) from None
+        try:
+            with contextlib.suppress(OSError):
+                owner.write_text(
+                    json.dumps(
+                        {
+                            "pid": os.getpid(),
+                            "host": socket.gethostname(),
+                            "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                            "what": what,
+                        }
+                    )
+                )
+            with cache_errors(self.root):
+                self._remove_partials(key)
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                owner.unlink()
+            lock.release()
 
-    def new_temp(self, filename: str) -> Path:
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{filename}.", suffix=".part", dir=self.root)
-        os.close(fd)
+    def _remove_partials(self, key: str) -> list[Path]:
+        removed = []
+        now = time.time()
+        for p in self.root.glob(".*.part"):
+            try:
+                stale = p.name.startswith(f".{key}.") or now - p.stat().st_mtime > (
+                    _STALE_PART_SECONDS
+                )
+            except FileNotFoundError:
+                continue
+            if stale:
+                p.unlink(missing_ok=True)
+                removed.append(p)
+        return removed
+
+    def new_temp(self, key: str, filename: str) -> Path:
+        with cache_errors(self.root):
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f".{key}.{filename}.", suffix=".part", dir=self.root)
+            os.close(fd)
         return Path(name)
 
     def publish(self, temp: Path, sha256: str, filename: str) -> Path:
         final = self.path_for(sha256, filename)
-        os.replace(temp, final)
+        with cache_errors(self.root):
+            os.chmod(temp, 0o644)
+            os.replace(temp, final)
         return final
 
     def clear(self) -> int:
@@ -69,3 +140,15 @@ class DownloadCache:
                 p.unlink(missing_ok=True)
                 removed += 1
         return removed
+
+
+def _holder(owner: Path) -> str:
+    try:
+        info = json.loads(owner.read_text())
+        return (
+            f"process {info['pid']} on {info['host']} (since {info['since']}"
+            + (f", installing {info['what']}" if info.get("what") else "")
+            + ")"
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process (unknown)"

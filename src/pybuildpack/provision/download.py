@@ -15,10 +15,17 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 from urllib.parse import unquote, urlparse
 
-from pybuildpack.errors import DownloadFailed, DownloadTimeout
+from pybuildpack.errors import (
+    ArchiveTooLarge,
+    DownloadFailed,
+    DownloadTimeout,
+    DownloadTooSlow,
+    InsecureUrl,
+)
+from pybuildpack.provision import settings
 
-TIMEOUT_ENV = "PYBUILDPACK_HTTP_TIMEOUT"
-RETRIES_ENV = "PYBUILDPACK_HTTP_RETRIES"
+TIMEOUT_ENV = settings.TIMEOUT_ENV
+RETRIES_ENV = settings.RETRIES_ENV
 CHUNK = 1024 * 1024
 
 
@@ -41,17 +48,11 @@ class Opened:
 
 
 def timeout_seconds() -> float:
-    try:
-        return float(os.environ.get(TIMEOUT_ENV, "30"))
-    except ValueError:
-        return 30.0
+    return settings.http_timeout()
 
 
 def retries() -> int:
-    try:
-        return max(0, int(os.environ.get(RETRIES_ENV, "4")))
-    except ValueError:
-        return 4
+    return settings.http_retries()
 
 
 _POOL = None
@@ -80,17 +81,38 @@ def _pool():  # type: ignore[no-untyped-def]
 
 
 class _ResponseReader:
-    """A urllib3 response as a plain ``read(n)`` stream; a short body raises ``Transient``."""
+    """A urllib3 response as a plain ``read(n)`` stream; a short body raises ``Transient``.
+
+    The whole body must arrive within the download deadline, and may not exceed the cap
+    on unpacked bytes (an endless body is refused, not read forever)."""
 
     def __init__(self, response, url: str) -> None:  # type: ignore[no-untyped-def]
+        import time
+
         self._response = response
         self._url = url
+        self._clock = time.monotonic
+        self._deadline_seconds = settings.download_deadline()
+        self._deadline = self._clock() + self._deadline_seconds
+        self._limit = settings.max_unpacked_bytes()
+        self._count = 0
 
     def read(self, n: int = -1, /) -> bytes:
         import urllib3
 
+        if self._clock() > self._deadline:
+            raise DownloadTooSlow(url=self._url, seconds=self._deadline_seconds)
         try:
-            return self._response.read(n if n >= 0 else None)
+            data = self._response.read(n if n >= 0 else None)
+            self._count += len(data)
+            if self._count > self._limit:
+                raise ArchiveTooLarge(
+                    url=self._url,
+                    what="downloaded bytes",
+                    limit=self._limit,
+                    setting=settings.MAX_BYTES_ENV,
+                )
+            return data
         except urllib3.exceptions.ReadTimeoutError:
             raise DownloadTimeout(url=self._url, seconds=timeout_seconds()) from None
         except (
@@ -110,7 +132,7 @@ def _local_path(url: str) -> Path | None:
 
 
 @contextmanager
-def open_url(url: str) -> Iterator[Opened]:
+def open_url(url: str, *, allow_http: bool = False) -> Iterator[Opened]:
     """Open ``url`` (http, https or file) for streaming reads."""
     parsed = urlparse(url)
     path = _local_path(url)
@@ -126,6 +148,7 @@ def open_url(url: str) -> Iterator[Opened]:
         return
     if parsed.scheme not in ("http", "https"):
         raise DownloadFailed(url=url, detail=f"unsupported URL scheme {parsed.scheme!r}")
+    check_transport(url, allow_http)
     import urllib3
 
     try:
@@ -151,6 +174,9 @@ def open_url(url: str) -> Iterator[Opened]:
     except urllib3.exceptions.HTTPError as exc:
         raise DownloadFailed(url=url, detail=str(exc)) from None
     try:
+        final = response.geturl() or url
+        if final != url:
+            check_transport(final, allow_http)  # no redirect from https down to plain http
         if response.status in (403, 404):
             raise NotFound(url)
         if response.status != 200:
@@ -164,7 +190,14 @@ def open_url(url: str) -> Iterator[Opened]:
         response.release_conn()
 
 
-def exists(url: str) -> bool | None:
+def check_transport(url: str, allow_http: bool = False) -> None:
+    """Refuse a plain-http URL unless allowed (``allow_http``, or
+    ``PYBUILDPACK_ALLOW_INSECURE_HTTP``)."""
+    if urlparse(url).scheme == "http" and not (allow_http or settings.allow_insecure_http()):
+        raise InsecureUrl(url=url)
+
+
+def exists(url: str, *, allow_http: bool = False) -> bool | None:
     """Whether ``url`` names an existing file: a file check, or an HTTP HEAD request.
     None when it cannot be told (network trouble, an odd status): callers then carry on."""
     path = _local_path(url)
@@ -172,6 +205,7 @@ def exists(url: str) -> bool | None:
         return path.is_file()
     if urlparse(url).scheme not in ("http", "https"):
         return None
+    check_transport(url, allow_http)
     import urllib3
 
     try:
@@ -186,11 +220,11 @@ def exists(url: str) -> bool | None:
         response.release_conn()
 
 
-def read_small(url: str, limit: int = 1024 * 1024) -> bytes:
+def read_small(url: str, limit: int = 1024 * 1024, *, allow_http: bool = False) -> bytes:
     """A small file (like SHA256SUMS) in full. Raises ``NotFound``/``DownloadFailed``."""
     for attempt in range(retries() + 1):
         try:
-            with open_url(url) as opened:
+            with open_url(url, allow_http=allow_http) as opened:
                 data = opened.stream.read(limit + 1)
                 return data[:limit]
         except Transient as exc:

@@ -1,30 +1,55 @@
-"""Streaming, safe extraction of a runtime archive (.tar.gz / .tar.zst) into a directory.
+"""Decompressing a runtime archive as a stream, with bounded memory, and unpacking it in
+Python (the fallback when no GNU tar or bsdtar is usable).
 
-One pass over the stream: each member is checked (no absolute paths, no ``..``, links that
-stay inside the destination, regular files/dirs/links only), renamed (an optional top-level
-folder is stripped) and extracted at once. This costs far less than tarfile's generic
-``data`` filter, which re-resolves every path against the file system.
+Decompression runs in a background thread (downloading, hashing and inflating release the
+GIL, so they overlap with unpacking on the main thread). Each step produces at most
+``_OUT_CHUNK`` bytes and at most ``_QUEUE`` chunks wait, so memory stays bounded whatever
+the input (a small archive that inflates to gigabytes, a zstd frame asking for a huge
+window). The total decompressed size is capped too.
+
+Codecs: gzip with ISA-L (``isal``) where installed, else zlib; zstd with the
+``zstandard`` package, else Python 3.14's ``compression.zstd``, else the ``zstd`` program
+(through pipes), else ``DecompressorUnavailable``.
+
+The archive format itself is parsed and checked by ``tarsafe``; see there for the rules.
 """
 
 from __future__ import annotations
 
 import errno
-import posixpath
+import os
 import queue
-import tarfile
+import shutil
+import subprocess
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from typing import IO, Any, cast
+from pathlib import Path
+from typing import IO, Any
 
-from pybuildpack.errors import ArchiveCorrupt, DiskFull, PyBuildpackError, UnsafeArchive
+from pybuildpack.errors import (
+    ArchiveCorrupt,
+    ArchiveTooLarge,
+    DecompressorUnavailable,
+    DestinationUnusable,
+    DiskFull,
+    PyBuildpackError,
+)
+from pybuildpack.provision import settings
 from pybuildpack.provision.download import Readable
 from pybuildpack.provision.sources import Compression
 
-ZSTD_MAX_WINDOW = 1 << 31  # archives made with --long need windows beyond the 8 MiB default
+# zstd frames may ask for a window up to this size (what `zstd -d --long` accepts): archives
+# made with --long need more than the 8 MiB default, and a frame may not make us allocate
+# gigabytes.
+ZSTD_WINDOW_LOG = 27
+ZSTD_MAX_WINDOW = 1 << ZSTD_WINDOW_LOG
 
-_FULLY_TRUSTED = {"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}
+_EOF = object()
+_PUMP_CHUNK = 1 << 20  # compressed bytes read at a time
+_OUT_CHUNK = 1 << 20  # decompressed bytes produced at a time, at most
+_QUEUE = 16  # chunks waiting for the unpacker, at most
 
 
 def gzip_decompressor() -> Any:
@@ -37,9 +62,13 @@ def gzip_decompressor() -> Any:
     return isal_zlib.decompressobj(wbits=31)
 
 
+class CodecError(Exception):
+    """A damaged compressed stream (for codecs whose own errors are not typed here)."""
+
+
 def _codec_errors() -> tuple[type[BaseException], ...]:
     """What the decompressors raise for a damaged stream."""
-    errors: list[type[BaseException]] = [zlib.error, EOFError, tarfile.TarError]
+    errors: list[type[BaseException]] = [zlib.error, EOFError, CodecError]
     with suppress(ImportError):
         import zstandard
 
@@ -48,39 +77,262 @@ def _codec_errors() -> tuple[type[BaseException], ...]:
         from isal import isal_zlib
 
         errors.append(isal_zlib.error)
+    with suppress(ImportError):
+        from compression import zstd  # type: ignore[import-not-found]
+
+        errors.append(zstd.ZstdError)
     return tuple(errors)
 
 
-_EOF = object()
-_PUMP_CHUNK = 1 << 20
+Read = Callable[[int], bytes]
+
+
+def _gzip_chunks(read: Read) -> Iterator[bytes]:
+    d = gzip_decompressor()
+    started = False
+    while data := read(_PUMP_CHUNK):
+        while data:
+            started = True
+            out = d.decompress(data, _OUT_CHUNK)
+            if out:
+                yield out
+            if d.eof:
+                data = d.unused_data
+                d = gzip_decompressor()
+                started = False
+            else:
+                data = d.unconsumed_tail
+    if started:
+        tail = d.flush()
+        if tail:
+            yield tail
+        if not d.eof:
+            raise EOFError("the compressed stream ended before its end marker")
+
+
+class ZstdFrames:
+    """Follows the frame and block headers of a zstd stream (skipping block contents), to
+    tell whether the stream ended at the end of a frame: ``zstandard``'s bounded reader
+    does not report a stream cut short."""
+
+    _MAGIC = 0xFD2FB528
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._skip = 0
+        self._state = "frame"
+        self._checksum = False
+
+    def feed(self, data: bytes) -> None:
+        if self._state == "unknown":
+            return
+        buf, pos = self._buf + data, 0
+        while True:
+            if self._skip:
+                take = min(self._skip, len(buf) - pos)
+                pos += take
+                self._skip -= take
+                if self._skip:
+                    break
+            used = self._step(buf, pos)
+            if used == 0:
+                break
+            pos += used
+        self._buf = buf[pos:]
+
+    def _step(self, buf: bytes, pos: int) -> int:
+        """Consume one header at ``pos``; 0 when more bytes are needed."""
+        have = len(buf) - pos
+        if self._state == "frame":
+            if have < 4:
+                return 0
+            magic = int.from_bytes(buf[pos : pos + 4], "little")
+            if magic & 0xFFFFFFF0 == 0x184D2A50:  # a skippable frame
+                if have < 8:
+                    return 0
+                self._skip = int.from_bytes(buf[pos + 4 : pos + 8], "little")
+                return 8
+            if magic != self._MAGIC:
+                self._state = "unknown"  # the decoder reports it
+                return 0
+            if have < 5:
+                return 0
+            fhd = buf[pos + 4]
+            single = (fhd >> 5) & 1
+            fcs = (1 if single else 0, 2, 4, 8)[fhd >> 6]
+            size = 5 + (0 if single else 1) + (0, 1, 2, 4)[fhd & 3] + fcs
+            if have < size:
+                return 0
+            self._checksum = bool(fhd & 4)
+            self._state = "block"
+            return size
+        if self._state == "block":
+            if have < 3:
+                return 0
+            header = int.from_bytes(buf[pos : pos + 3], "little")
+            kind = (header >> 1) & 3
+            if kind == 3:
+                self._state = "unknown"
+                return 0
+            self._skip = 1 if kind == 1 else header >> 3
+            if header & 1:  # the last block, then the frame's checksum if it has one
+                self._skip += 4 if self._checksum else 0
+                self._state = "frame"
+            return 3
+        return 0
+
+    def complete(self) -> bool:
+        return self._state in ("frame", "unknown") and self._skip == 0 and not self._buf
+
+
+def _zstandard_chunks(read: Read) -> Iterator[bytes]:
+    import zstandard
+
+    frames = ZstdFrames()
+
+    class _Source:
+        def read(self, n: int = -1) -> bytes:
+            data = read(_PUMP_CHUNK if n < 0 else n)
+            frames.feed(data)
+            return data
+
+    dctx = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
+    reader = dctx.stream_reader(_Source(), read_size=_PUMP_CHUNK, read_across_frames=True)
+    while out := reader.read(_OUT_CHUNK):
+        yield out
+    if not frames.complete():
+        raise EOFError("the compressed stream ended before its end marker")
+
+
+def _stdlib_zstd_chunks(read: Read) -> Iterator[bytes]:
+    from compression import zstd  # Python 3.14+
+
+    def new() -> Any:
+        return zstd.ZstdDecompressor(
+            options={zstd.DecompressionParameter.window_log_max: ZSTD_WINDOW_LOG}
+        )
+
+    d = new()
+    data = b""
+    started = False
+    while True:
+        if d.eof:
+            data, d, started = d.unused_data, new(), False
+        if d.needs_input and not data:
+            data = read(_PUMP_CHUNK)
+            if not data:
+                break
+        started = True
+        out = d.decompress(data, _OUT_CHUNK)
+        data = b""
+        if out:
+            yield out
+    if started and not d.eof:
+        raise EOFError("the compressed stream ended before its end marker")
+
+
+def _program_zstd_chunks(read: Read, program: str) -> Iterator[bytes]:
+    proc = subprocess.Popen(
+        [program, "-d", "-c", "-q", f"--long={ZSTD_WINDOW_LOG}"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    failure: list[BaseException] = []
+
+    def feed() -> None:
+        assert proc.stdin is not None
+        try:
+            while data := read(_PUMP_CHUNK):
+                proc.stdin.write(data)
+        except BrokenPipeError:
+            pass
+        except BaseException as exc:  # e.g. a download error: handed to the reader
+            failure.append(exc)
+            proc.kill()
+        finally:
+            with suppress(BrokenPipeError):
+                proc.stdin.close()
+
+    feeder = threading.Thread(target=feed, name="pybuildpack-zstd-feed", daemon=True)
+    feeder.start()
+    try:
+        while out := proc.stdout.read(_OUT_CHUNK):
+            yield out
+        feeder.join()
+        code = proc.wait()
+        if failure:
+            raise failure[0]
+        if code != 0:
+            message = proc.stderr.read(4096).decode("utf-8", "replace").strip()
+            raise CodecError(f"zstd exited with status {code}: {message or 'no message'}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def zstd_codec() -> str | None:
+    """Which zstd decoder is available: ``zstandard``, ``stdlib``, a program path, None."""
+    try:
+        import zstandard  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        return "zstandard"
+    try:
+        from compression import zstd  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        return "stdlib"
+    return shutil.which("zstd")
+
+
+def _chunks(read: Read, compression: Compression, url: str) -> Iterator[bytes]:
+    if compression == "gz":
+        return _gzip_chunks(read)
+    codec = zstd_codec()
+    if codec == "zstandard":
+        return _zstandard_chunks(read)
+    if codec == "stdlib":
+        return _stdlib_zstd_chunks(read)
+    if codec is not None:
+        return _program_zstd_chunks(read, codec)
+    raise DecompressorUnavailable(url=url)
 
 
 class ThreadedDecompressor:
     """A ``read(n)`` stream of the decompressed bytes of ``source``.
 
-    A background thread reads ``source`` in large chunks (so downloading, hashing and
-    decompressing - which all release the GIL - overlap with extraction on the main thread)
-    and reads it to the end, so a hashing source sees every byte. Multi-member gzip and
-    multi-frame zstd streams are handled; a stream that ends early is an error.
+    A background thread reads ``source`` in large chunks and reads it to the end, so a
+    hashing source sees every byte. Multi-member gzip and multi-frame zstd streams are
+    handled. More than ``limit`` decompressed bytes raise ``ArchiveTooLarge``.
     """
 
-    def __init__(self, source: Readable, compression: Compression) -> None:
+    def __init__(
+        self,
+        source: Readable,
+        compression: Compression,
+        *,
+        url: str = "",
+        limit: int | None = None,
+    ) -> None:
         self._source = source
         self._compression = compression
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=64)
+        self._url = url
+        self._limit = limit
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=_QUEUE)
         self._buffer = b""
         self._offset = 0
         self._done = False
         self._stop = threading.Event()
+        self.position = 0  # decompressed bytes handed out so far
         self._thread = threading.Thread(target=self._pump, name="pybuildpack-unpack", daemon=True)
         self._thread.start()
-
-    def _new(self) -> Any:
-        if self._compression == "zst":
-            import zstandard
-
-            return zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW).decompressobj()
-        return gzip_decompressor()
 
     def _put(self, item: object) -> None:
         while not self._stop.is_set():
@@ -90,31 +342,26 @@ class ThreadedDecompressor:
             except queue.Full:
                 continue
 
+    def _read_source(self, n: int) -> bytes:
+        if self._stop.is_set():
+            return b""
+        return self._source.read(n)
+
     def _pump(self) -> None:
         try:
-            d = self._new()
-            started = False
-            while not self._stop.is_set():
-                chunk = self._source.read(_PUMP_CHUNK)
-                if not chunk:
-                    break
-                while chunk:
-                    started = True
-                    out = d.decompress(chunk)
-                    if out:
-                        self._put(out)
-                    if d.eof:
-                        chunk = d.unused_data
-                        d = self._new()
-                        started = False
-                    else:
-                        chunk = b""
-            if self._compression == "gz":
-                tail = d.flush()
-                if tail:
-                    self._put(tail)
-            if started and not d.eof:
-                raise EOFError("the compressed stream ended before its end marker")
+            total = 0
+            for out in _chunks(self._read_source, self._compression, self._url):
+                total += len(out)
+                if self._limit is not None and total > self._limit:
+                    raise ArchiveTooLarge(
+                        url=self._url,
+                        what="decompressed bytes",
+                        limit=self._limit,
+                        setting=settings.MAX_BYTES_ENV,
+                    )
+                self._put(out)
+                if self._stop.is_set():
+                    return
             self._put(_EOF)
         except BaseException as exc:  # handed to the reading thread
             self._put(exc)
@@ -132,6 +379,11 @@ class ThreadedDecompressor:
         return True
 
     def read(self, n: int = -1, /) -> bytes:
+        if 0 <= n <= len(self._buffer) - self._offset:  # the common case: one slice
+            data = self._buffer[self._offset : self._offset + n]
+            self._offset += n
+            self.position += n
+            return data
         parts: list[bytes] = []
         size = 0
         while (n < 0 or size < n) and not self._done:
@@ -145,95 +397,31 @@ class ThreadedDecompressor:
             parts.append(self._buffer[self._offset : self._offset + take])
             self._offset += take
             size += take
+        self.position += size
         return b"".join(parts)
 
-    def copy_to(self, sink: IO[bytes], n: int) -> int:
-        """Write the next ``n`` bytes to ``sink`` without copying them in Python; returns
-        how many there were (fewer at the end of the stream)."""
+    def copy_to(self, sink: IO[bytes] | None, n: int) -> int:
+        """Write the next ``n`` bytes to ``sink`` (None: drop them) without copying them in
+        Python; returns how many there were (fewer at the end of the stream)."""
         done = 0
         while done < n and not self._done:
             if self._offset >= len(self._buffer) and not self._refill():
                 break
             take = min(n - done, len(self._buffer) - self._offset)
-            sink.write(memoryview(self._buffer)[self._offset : self._offset + take])
+            if sink is not None:
+                sink.write(memoryview(self._buffer)[self._offset : self._offset + take])
             self._offset += take
             done += take
+        self.position += done
         return done
 
     def close(self) -> None:
         """Stop the thread (early, on errors) and wait for it."""
         self._stop.set()
+        with suppress(queue.Empty):
+            while True:
+                self._queue.get_nowait()
         self._thread.join(timeout=10)
-
-
-def _plain(name: str) -> str:
-    name = name.replace("\\", "/")
-    while name.startswith("./"):
-        name = name[2:]
-    return name
-
-
-def _clean_name(name: str, strip: str | None) -> str | None:
-    """The member's path inside the runtime, or None for the stripped top folder itself."""
-    name = _plain(name)
-    if strip is not None:
-        if name.rstrip("/") == strip:
-            return None
-        if name.startswith(strip + "/"):
-            name = name[len(strip) + 1 :]
-        # else: checked for safety like any other, then refused as outside the top folder
-    return name.rstrip("/") or None
-
-
-def _check_inside(name: str, url: str, shown: str) -> str:
-    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-        raise UnsafeArchive(url=url, member=shown, reason="is an absolute path")
-    normal = posixpath.normpath(name)
-    if normal == ".." or normal.startswith("../") or "/../" in f"/{name}/":
-        raise UnsafeArchive(url=url, member=shown, reason="points outside the archive with '..'")
-    return normal
-
-
-def symlink_escapes(name: str, target: str) -> bool:
-    """Whether a symlink at ``name`` (relative to the runtime root) to ``target`` leaves it."""
-    if target.startswith("/"):
-        return True
-    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(name), target))
-    return resolved == ".." or resolved.startswith("../")
-
-
-def vet_member(member: tarfile.TarInfo, strip: str | None, url: str) -> str | None:
-    """Check one archive member before anything of it is written.
-
-    Returns its path inside the runtime (``strip``, the archive's top folder, removed), or
-    None for that top folder itself. Raises ``UnsafeArchive`` for absolute paths, ``..``,
-    links leaving the runtime, hard links to folders and special files, and
-    ``ArchiveCorrupt`` for a member outside the top folder the archive layout promises.
-    """
-    shown = member.name
-    name = _clean_name(member.name, strip)
-    if name is None:
-        return None
-    name = _check_inside(name, url, shown)
-    if member.issym():
-        if symlink_escapes(name, member.linkname):
-            raise UnsafeArchive(
-                url=url, member=shown, reason=f"links outside the runtime ({member.linkname})"
-            )
-    elif member.islnk():
-        link = _clean_name(member.linkname, strip)
-        if link is None:
-            raise UnsafeArchive(url=url, member=shown, reason="is a hard link to a folder")
-        _check_inside(link, url, shown)
-    elif not (member.isfile() or member.isdir()):
-        raise UnsafeArchive(url=url, member=shown, reason="is a device, FIFO or other special file")
-    paths = (shown, member.linkname) if member.islnk() else (shown,)
-    for path in paths if strip is not None else ():
-        if not _plain(path).startswith(f"{strip}/"):
-            raise ArchiveCorrupt(
-                url=url, detail=f"'{path}' is outside the archive's top folder '{strip}/'"
-            )
-    return name
 
 
 @contextmanager
@@ -246,9 +434,14 @@ def unpack_errors(url: str, dest: str) -> Iterator[None]:
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise DiskFull(path=dest) from None
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.EDQUOT):
+            raise DestinationUnusable(path=dest, detail=exc.strerror or str(exc)) from None
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EEXIST):
+            # The checks make these impossible for a vetted member; refuse rather than guess.
+            raise ArchiveCorrupt(url=url, detail=f"unexpected file system state: {exc}") from None
         if exc.errno is None:
             raise ArchiveCorrupt(url=url, detail=str(exc)) from None
-        raise
+        raise DestinationUnusable(path=dest, detail=exc.strerror or str(exc)) from None
     except Exception as exc:
         # zstandard's ZstdError and isal's IsalError are not OSErrors.
         if isinstance(exc, _codec_errors()):
@@ -259,36 +452,32 @@ def unpack_errors(url: str, dest: str) -> Iterator[None]:
 def extract_stream(
     stream: Readable,
     compression: Compression,
-    dest: str,
+    dest: Path,
     *,
     strip: str | None,
     url: str,
-) -> int:
-    """Extract every member into ``dest`` (an existing empty directory). Returns the count."""
-    count = 0
+) -> Path:
+    """Unpack a runtime archive in Python into ``dest/runtime`` (``dest``: an existing,
+    empty, private directory). Returns the runtime's root. See ``tarsafe``."""
+    from pybuildpack.provision import tarsafe
+
+    limits = tarsafe.Limits.from_env()
+    root = dest / "runtime"
     reader: ThreadedDecompressor | None = None
     try:
-        with unpack_errors(url, dest):
-            reader = ThreadedDecompressor(stream, compression)
-            with tarfile.open(fileobj=cast(IO[bytes], reader), mode="r|", bufsize=1 << 16) as tar:
-                for member in tar:
-                    name = vet_member(member, strip, url)
-                    if name is None:
-                        continue
-                    if member.islnk():
-                        member.linkname = posixpath.normpath(
-                            _clean_name(member.linkname, strip) or ""
-                        )
-                    member.name = name
-                    member.mode &= 0o777  # no setuid/setgid/sticky bits from an archive
-                    member.uid = member.gid = 0
-                    member.uname = member.gname = ""
-                    tar.extract(member, dest, set_attrs=True, numeric_owner=True, **_FULLY_TRUSTED)
-                    count += 1
-            reader.read()  # the rest (tar's end padding), so the source is read to its end
+        with unpack_errors(url, str(dest)):
+            root.mkdir(mode=0o755)
+            reader = ThreadedDecompressor(stream, compression, url=url, limit=limits.stream_bytes)
+            plan = tarsafe.Plan(strip=strip, url=url, limits=limits)
+            with tarsafe.FdTree(root, url) as tree:
+                for member in tarsafe.read_members(reader, plan):
+                    tree.write(member, reader)
+                plan.finish()
+                for link in plan.symlinks:
+                    tree.symlink(link)
+            tarsafe.audit_tree(root, url)
     finally:
         if reader is not None:
             reader.close()
-    if count == 0:
-        raise ArchiveCorrupt(url=url, detail="the archive is empty")
-    return count
+    os.chmod(root, 0o755)
+    return root

@@ -5,17 +5,18 @@ does it at about half the cost of Python's ``tarfile``. So, when GNU tar or bsdt
 ``PATH`` (and ``PYBUILDPACK_UNPACKER`` does not say ``python``):
 
 * a background thread downloads, hashes and decompresses, as for the Python unpacker;
-* the main thread walks the decompressed stream with ``tarfile`` (headers only) and runs
-  every member through the same checks (``vet_member``);
-* a gate passes bytes on to ``tar -x`` only up to the end of the headers already
-  checked, so tar never reads a header we have not approved;
-* after tar, special permission bits are dropped and every symlink is checked again on
-  disk, so even a parser disagreement between ``tarfile`` and tar cannot publish a link
-  that leaves the runtime.
+* the main thread parses the decompressed stream with ``tarsafe``'s strict parser and
+  vets every member against the plan of the final tree (``tarsafe.Plan``);
+* tar reads a *canonical* stream written by pybuildpack: for each vetted folder, file or
+  hard link a fresh header built from the vetted values (name with the top folder
+  stripped, mode 0644/0755, no owner), then the file's data. Not one byte of the
+  archive's own headers reaches tar, so a parser difference between pybuildpack and tar
+  cannot matter; symlinks are never given to tar at all: no path tar writes can pass
+  through one;
+* after tar, pybuildpack creates the symlinks (each already resolved against the final
+  tree), then ``tarsafe.audit_tree`` drops special bits and refuses special files.
 
-The archive's top folder (``python/`` in python-build-standalone archives) is not
-stripped by tar; the runtime is the folder of that name inside the unpack directory, and
-``unpack`` returns where it is.
+The runtime is unpacked into ``DEST/runtime`` (``DEST``: the private staging folder).
 """
 
 from __future__ import annotations
@@ -24,22 +25,15 @@ import contextlib
 import os
 import shutil
 import subprocess
-import tarfile
 import tempfile
-from collections import deque
 from functools import cache
 from pathlib import Path
-from typing import IO, cast
+from typing import IO
 
-from pybuildpack.errors import ArchiveCorrupt, DiskFull, UnpackFailed, UnsafeArchive, UsageError
+from pybuildpack.errors import ArchiveCorrupt, DiskFull, UnpackFailed, UsageError
+from pybuildpack.provision import tarsafe
 from pybuildpack.provision.download import Readable
-from pybuildpack.provision.extract import (
-    ThreadedDecompressor,
-    extract_stream,
-    symlink_escapes,
-    unpack_errors,
-    vet_member,
-)
+from pybuildpack.provision.extract import ThreadedDecompressor, extract_stream, unpack_errors
 from pybuildpack.provision.sources import Compression
 
 UNPACKER_ENV = "PYBUILDPACK_UNPACKER"
@@ -83,55 +77,6 @@ def system_tar(choice: str | None = None) -> str | None:
     return None
 
 
-class _Gate:
-    """The decompressed archive as ``tarfile`` reads it (``r:`` mode: headers are read,
-    member data is seeked over), passing bytes on to ``sink`` (tar's input):
-
-    * header bytes that tarfile reads are held until ``release`` (after the member they
-      describe has been checked);
-    * member data that tarfile seeks over goes straight through, without being copied in
-      Python: it belongs to a member already checked.
-    """
-
-    def __init__(self, source: ThreadedDecompressor, sink: IO[bytes]) -> None:
-        self._source = source
-        self._sink = sink
-        self._held: deque[bytes] = deque()
-        self._pos = 0  # bytes taken from the source
-        self._sent = 0  # bytes passed on to the sink
-
-    def tell(self) -> int:
-        return self._pos
-
-    def read(self, n: int = -1, /) -> bytes:
-        data = self._source.read(n)
-        if data:
-            self._held.append(data)
-            self._pos += len(data)
-        return data
-
-    def seek(self, pos: int, whence: int = 0, /) -> int:
-        if whence != 0 or pos < self._pos or self._sent != self._pos:
-            # tarfile only skips forward, over the data of a member already released.
-            raise tarfile.ReadError(f"unexpected seek to {pos} at {self._pos}")
-        moved = self._source.copy_to(self._sink, pos - self._pos)
-        self._pos += moved
-        self._sent += moved
-        return self._pos
-
-    def release(self, upto: int | None) -> None:
-        """Pass on the held bytes before stream offset ``upto`` (None: all of them)."""
-        while self._held and (upto is None or self._sent < upto):
-            chunk = self._held[0]
-            take = len(chunk) if upto is None else min(len(chunk), upto - self._sent)
-            self._sink.write(chunk[:take])
-            self._sent += take
-            if take == len(chunk):
-                self._held.popleft()
-            else:
-                self._held[0] = chunk[take:]
-
-
 def _widen_pipe(pipe: IO[bytes]) -> None:
     """A 1 MiB pipe to tar (Linux; 64 KiB by default), so that checking the next headers
     overlaps with tar writing files instead of waiting for it."""
@@ -149,26 +94,6 @@ def _tar_failure(returncode: int, stderr: str, url: str, dest: str) -> Exception
     return UnpackFailed(url=url, detail=f"tar exited with status {returncode}: {detail}")
 
 
-def _audit(root: Path, specials: list[str], url: str) -> None:
-    """Drop setuid/setgid/sticky bits; refuse any symlink on disk that leaves ``root``."""
-    for name in specials:
-        path = root / name
-        if path.exists() and not path.is_symlink():
-            path.chmod(path.stat().st_mode & 0o777)
-    base = str(root)
-    for folder, dirs, files in os.walk(base):
-        for entry in (*dirs, *files):
-            path = os.path.join(folder, entry)
-            if os.path.islink(path):
-                rel = os.path.relpath(path, base).replace(os.sep, "/")
-                if symlink_escapes(rel, os.readlink(path)):
-                    raise UnsafeArchive(
-                        url=url,
-                        member=rel,
-                        reason=f"links outside the runtime ({os.readlink(path)})",
-                    )
-
-
 def _unpack_with_tar(
     tar_path: str,
     stream: Readable,
@@ -177,55 +102,59 @@ def _unpack_with_tar(
     strip: str | None,
     url: str,
 ) -> Path:
-    root = dest / strip if strip else dest
-    specials: list[str] = []
-    count = 0
+    limits = tarsafe.Limits.from_env()
+    root = dest / "runtime"
+    root.mkdir(mode=0o755)
+    plan = tarsafe.Plan(strip=strip, url=url, limits=limits)
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
-            [tar_path, "-x", "-f", "-", "-C", str(dest), "--no-same-owner"],
+            [tar_path, "-x", "-p", "-f", "-", "-C", str(root), "--no-same-owner"],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=errors,
             env={**os.environ, "LC_ALL": "C"},  # messages we can recognise (a full disk)
         )
         assert proc.stdin is not None
-        _widen_pipe(proc.stdin)
-        reader = ThreadedDecompressor(stream, compression)
-        gate = _Gate(reader, proc.stdin)
+        pipe = proc.stdin
+        _widen_pipe(pipe)
+        reader = ThreadedDecompressor(stream, compression, url=url, limit=limits.stream_bytes)
         try:
-            with tarfile.open(fileobj=cast(IO[bytes], gate), mode="r:") as tar:
-                for member in tar:
-                    name = vet_member(member, strip, url)
-                    gate.release(member.offset_data)  # this member's headers: approved
-                    if name is None:
-                        continue
-                    count += 1
-                    if member.mode & 0o7000 and not member.issym():
-                        specials.append(name)
-            gate.read()  # the rest of the stream (end padding), so all of it is hashed
-            gate.release(None)
-            proc.stdin.close()
+            for member in tarsafe.read_members(reader, plan):
+                # tar reads only headers written here, from the vetted member: never a byte
+                # of the archive's own headers. Member data is copied as it is.
+                pipe.write(tarsafe.header_for(member))
+                if member.kind == tarsafe.FILE:
+                    if reader.copy_to(pipe, member.size) != member.size:
+                        raise ArchiveCorrupt(
+                            url=url, detail="the archive is truncated (it ends inside a member)"
+                        )
+                    pipe.write(bytes(-member.size % tarsafe.BLOCK))
+            plan.finish()  # every symlink resolved against the final tree, before publishing
+            pipe.write(tarsafe.END_OF_ARCHIVE)
+            pipe.close()
             returncode = proc.wait()
         except BrokenPipeError:
             returncode = proc.wait()
-            if returncode == 0:  # tar stopped reading early yet succeeded: not a tar stream
-                raise ArchiveCorrupt(url=url, detail="tar stopped before the end") from None
+            if returncode == 0:  # tar stopped reading early yet succeeded
+                raise UnpackFailed(url=url, detail="tar stopped reading before the end") from None
         except BaseException:
             proc.kill()
             proc.wait()
             raise
         finally:
             reader.close()
-            if not proc.stdin.closed:
+            if not pipe.closed:
                 with contextlib.suppress(BrokenPipeError):
-                    proc.stdin.close()
+                    pipe.close()
         if returncode != 0:
             errors.seek(0)
-            message = errors.read().decode("utf-8", "replace")
+            message = errors.read(1 << 16).decode("utf-8", "replace")
             raise _tar_failure(returncode, message, url, str(dest))
-    if count == 0:
-        raise ArchiveCorrupt(url=url, detail="the archive is empty")
-    _audit(root, specials, url)
+    with tarsafe.FdTree(root, url) as tree:
+        for link in plan.symlinks:
+            tree.symlink(link)
+    tarsafe.audit_tree(root, url)
+    os.chmod(root, 0o755)
     return root
 
 
@@ -238,11 +167,10 @@ def unpack(
     url: str,
     tar: str | None = None,
 ) -> Path:
-    """Unpack a runtime archive into ``dest`` (an existing empty directory) with ``tar``
-    (a path from ``system_tar``) or, when None, in Python. Returns the runtime's root:
-    ``dest`` itself, or the archive's top folder inside it."""
+    """Unpack a runtime archive below ``dest`` (an existing, empty, private directory) with
+    ``tar`` (a path from ``system_tar``) or, when None, in Python. Returns the runtime's
+    root, ``dest/runtime`` (the archive's top folder, if any, stripped)."""
     if tar is None:
-        extract_stream(stream, compression, str(dest), strip=strip, url=url)
-        return dest
+        return extract_stream(stream, compression, dest, strip=strip, url=url)
     with unpack_errors(url, str(dest)):
         return _unpack_with_tar(tar, stream, compression, dest, strip, url)
