@@ -106,6 +106,7 @@ def run_install(args: argparse.Namespace, out: Output) -> int:
         catalog=catalog,
         requested=resolution.requested,
         unpacker=args.unpacker,
+        allow_insecure_http=args.allow_insecure_http,
     )
     for w in result.warnings:
         out.diagnostic(render(w), "warning")
