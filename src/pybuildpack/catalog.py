@@ -339,7 +339,8 @@ def schema_errors(instance: Any, schema: Mapping[str, Any], root: Mapping[str, A
         return errors + (schema_errors(instance, rest, root, path) if rest else [])
     errors: list[str] = []
     if "const" in schema and not (
-        instance == schema["const"] and type(instance) is type(schema["const"])
+        instance == schema["const"]
+        and isinstance(instance, bool) == isinstance(schema["const"], bool)
     ):
         errors.append(f"{where}: must be {json.dumps(schema['const'])}")
     if "enum" in schema and instance not in schema["enum"]:
@@ -594,9 +595,35 @@ def load_catalog(
                 path=str(refreshed), detail=exc.detail, bundled_as_of=bundled.as_of
             )
             return replace(bundled, warnings=(warning,))
+        if parse_date(newer.as_of) > day:
+            warning = CatalogFallback(
+                path=str(refreshed),
+                detail=f"it is dated {newer.as_of}, in the future (today is {day})",
+                bundled_as_of=bundled.as_of,
+            )
+            return replace(bundled, warnings=(warning,))
         if newer.as_of >= bundled.as_of:
             return newer
     return bundled
+
+
+DOWNLOADS_ENV = "PYBUILDPACK_DOWNLOADS"
+
+
+def downloads_path(explicit: str | os.PathLike[str] | None, catalog: Catalog) -> Path | None:
+    """The download metadata that goes with ``catalog``: ``explicit`` (``--downloads``),
+    else ``None`` when ``$PYBUILDPACK_DOWNLOADS`` is set (the provisioning layer reads it)
+    or when the bundled data applies, else the file ``catalog update`` installed next to
+    the installed catalog in use."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(DOWNLOADS_ENV):
+        return None
+    installed = refreshed_catalog_path()
+    paired = installed.with_name("downloads.json")
+    if catalog.source == str(installed) and paired.is_file():
+        return paired
+    return None
 
 
 # --------------------------------------------------------------------------- archive sources

@@ -247,6 +247,15 @@ class CatalogInvalid(PyBuildpackError):
     detail: str
 
 
+@dataclass(eq=False)
+class CatalogSourceInvalid(PyBuildpackError):
+    """Upstream data for ``catalog update`` cannot be fetched or used."""
+
+    id: ClassVar[str] = "catalog::invalid-source"
+    path: str
+    detail: str
+
+
 @dataclass(frozen=True)
 class PythonVersionEolReached(BuildWarning):
     """The major's end of life has passed; builds still work until its removal date."""

@@ -102,7 +102,7 @@ def run_install(args: argparse.Namespace, out: Output) -> int:
         arch=arch or host_arch(),
         progress=False if (args.quiet or args.json) else args.progress,
         allow_unverified=args.allow_unverified,
-        downloads=Path(args.downloads) if args.downloads else None,
+        downloads=downloads_path(args.downloads, catalog),
         catalog=catalog,
         requested=resolution.requested,
         unpacker=args.unpacker,

@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from pybuildpack.app import allowed_versions, read_pyproject, resolve_app
-from pybuildpack.catalog import Catalog, SourceBuilds, load_catalog, source_builds
+from pybuildpack.catalog import (
+    Catalog,
+    SourceBuilds,
+    downloads_path,
+    load_catalog,
+    source_builds,
+)
 from pybuildpack.cli import add_common_options
 from pybuildpack.commands._shared import add_platform_options, parse_cached_version, platform_args
 from pybuildpack.commands.versions import catalog_notices
@@ -20,7 +26,7 @@ from pybuildpack.errors import (
     PythonVersionFileMisspelled,
 )
 from pybuildpack.host import host_arch
-from pybuildpack.messages import app_dir_shown, render
+from pybuildpack.messages import render
 from pybuildpack.output import Output
 from pybuildpack.requested import (
     MISSPELLED_NAMES,
@@ -57,10 +63,6 @@ Lint the app's Python version files: report every problem at once, with its fix.
 Checks each file on its own (.python-version, runtime.txt, Pipfile.lock, misspelled
 names, pyproject.toml requires-python), then the full resolution. Exit code 1 if there
 is any error (or any warning, with --strict). Suitable for CI and pre-commit.
-
-Several PATHs check several apps; a file stands for the app directory it is in, so
-'pybuildpack check services/api/.python-version' checks services/api (pre-commit passes
-the changed files this way).
 """
 
 
@@ -85,12 +87,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description=CHECK_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    c.add_argument(
-        "paths",
-        metavar="PATH",
-        nargs="*",
-        help="app directories, or files in them (as pre-commit passes them); default: .",
-    )
+    c.add_argument("app_dir", metavar="APP_DIR", nargs="?", default=".", help="default: .")
     add_platform_options(c)
     add_source_options(c)
     c.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
@@ -111,7 +108,7 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
 
 
 def archive_builds(
-    source: str | None, downloads: str | None, *, installing: bool = False
+    source: str | None, downloads: str | None, catalog: Catalog, *, installing: bool = False
 ) -> SourceBuilds | None:
     """The builds of the archive source in use, when it is known: always for ``install``
     (``--source``, ``PYBUILDPACK_SOURCE`` or the default), else only with ``--source``."""
@@ -120,7 +117,7 @@ def archive_builds(
     from pybuildpack.provision.sources import choose_source, load_downloads
 
     name = choose_source(source)
-    return source_builds(load_downloads(Path(downloads) if downloads else None), name)
+    return source_builds(load_downloads(downloads_path(downloads, catalog)), name)
 
 
 def _warnings_json(warnings: tuple[BuildWarning, ...] | list[BuildWarning]) -> list[dict[str, str]]:
@@ -161,7 +158,7 @@ def resolve_and_explain(
     catalog = load_catalog(args.catalog)
     stack, arch = platform_args(args)
     generation = Generation(args.generation)
-    builds = archive_builds(args.source, args.downloads, installing=installing)
+    builds = archive_builds(args.source, args.downloads, catalog, installing=installing)
     resolution = resolve_app(
         Path(args.app_dir),
         catalog,
@@ -243,43 +240,11 @@ def lint_files(
     return errors, warnings
 
 
-def app_dirs(paths: list[str]) -> list[Path]:
-    """The apps to check: each directory given, and the directory of each file given (as
-    pre-commit passes them: nested .python-version files belong to nested apps)."""
-    found: list[Path] = []
-    for text in paths or ["."]:
-        path = Path(text)
-        app = path.parent if path.is_file() or path.is_symlink() else path
-        if app not in found:
-            found.append(app)
-    return found
-
-
 def run_check(args: argparse.Namespace, out: Output) -> int:
-    apps = app_dirs(args.paths)
-    results: list[tuple[Path, int, dict[str, Any]]] = []
-    for app in apps:
-        if len(apps) > 1:
-            out.info(out.style(f"\n== {app}", "bold"))
-        with app_dir_shown(str(app)):
-            code, doc = _check_app(args, out, app)
-        results.append((app, code, doc))
-    failed = any(code for _, code, _ in results)
-    if len(results) == 1:
-        out.emit_json(results[0][2])
-    else:
-        out.emit_json(
-            {"ok": not failed, "apps": [{"app_dir": str(a), **doc} for a, _, doc in results]}
-        )
-    if not out.json_mode:
-        out.result("ok" if not failed else "failed")
-    return 1 if failed else 0
-
-
-def _check_app(args: argparse.Namespace, out: Output, app: Path) -> tuple[int, dict[str, Any]]:
     catalog = load_catalog(args.catalog)
     stack, arch = platform_args(args)
     generation = Generation(args.generation)
+    app = Path(args.app_dir)
     if not app.is_dir():
         raise AppDirNotFound(path=str(app))
     errors, warnings = lint_files(app, generation, catalog)
@@ -295,7 +260,7 @@ def _check_app(args: argparse.Namespace, out: Output, app: Path) -> tuple[int, d
             cached_version=parse_cached_version(args.cached_version),
         )
         resolution = for_source(
-            resolution, catalog, archive_builds(args.source, args.downloads), arch
+            resolution, catalog, archive_builds(args.source, args.downloads, catalog), arch
         )
     except PyBuildpackError as err:
         errors.append(err)
@@ -315,15 +280,19 @@ def _check_app(args: argparse.Namespace, out: Output, app: Path) -> tuple[int, d
         f"; the app gets Python {version}" if version else ""
     )
     out.info(out.style(summary, "red" if failed else "green", "bold"))
-    doc = {
-        "ok": not failed,
-        "version": version,
-        "generation": generation.value,
-        "errors": [r.as_json() for r in rendered_errors],
-        "warnings": [r.as_json() for r in rendered_warnings],
-        "notices": notices,
-    }
-    return (1 if failed else 0), doc
+    out.emit_json(
+        {
+            "ok": not failed,
+            "version": version,
+            "generation": generation.value,
+            "errors": [r.as_json() for r in rendered_errors],
+            "warnings": [r.as_json() for r in rendered_warnings],
+            "notices": notices,
+        }
+    )
+    if not out.json_mode:
+        out.result("ok" if not failed else "failed")
+    return 1 if failed else 0
 
 
 def _dedupe(items: list[Any]) -> list[Any]:
