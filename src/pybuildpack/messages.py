@@ -40,7 +40,11 @@ class Rendered:
         return f"{self.title}\n\n{self.body}" if self.body else self.title
 
     def as_json(self) -> dict[str, str]:
+        """Unwrapped: prose paragraphs are single lines (readers wrap as they need)."""
         return {"id": self.id, "message": self.text}
+
+    def wrapped_body(self, width: int) -> str:
+        return wrap(self.body, width)
 
 
 Diagnostic = e.PyBuildpackError | e.BuildWarning
@@ -63,35 +67,71 @@ def render(diagnostic: Diagnostic) -> Rendered:
         fn = _RENDERERS.get(kind)
         if fn is not None:
             title, body = (name_app_dir(part) for part in fn(diagnostic))
-            return Rendered(id=diagnostic.id, title=title, body=reflow(body.strip("\n")))
+            return Rendered(id=diagnostic.id, title=title, body=unwrap(body.strip("\n")))
     # Unregistered: still never a traceback, and the id still tells what it is.
     return Rendered(id=diagnostic.id, title=f"{type(diagnostic).__name__}: {diagnostic!r}", body="")
 
 
-WIDTH = 88
+WIDTH = 88  # for output that is not a terminal (logs, files), where no width is known
+
+
+def _is_prose(line: str) -> bool:
+    return bool(line) and not line[0].isspace() and line[:2] not in ("* ", "- ")
+
+
+def unwrap(body: str) -> str:
+    """Undo the line breaks renderers write inside prose: each run of prose lines becomes
+    one line. Indented lines (commands, file contents) and list items stay as written.
+
+    ``Rendered`` holds unwrapped text (JSON carries it so); presentation wraps it to the
+    width it has (``wrap``).
+    """
+    out: list[str] = []
+    for para in body.split("\n\n"):
+        merged: list[str] = []
+        for line in para.split("\n"):
+            if merged and _is_prose(line) and _is_prose(merged[-1]):
+                merged[-1] = f"{merged[-1]} {line}"
+            else:
+                merged.append(line)
+        out.append("\n".join(merged))
+    return "\n\n".join(out)
 
 
 def reflow(body: str, width: int = WIDTH) -> str:
-    """Re-wrap prose paragraphs to ``width``; keep indented blocks and lists as written.
+    """``unwrap`` then ``wrap``: a renderer's body as shown ``width`` columns wide."""
+    return wrap(unwrap(body), width)
 
-    Renderers write prose freely; this keeps every message evenly wrapped.
-    """
-    paragraphs = body.split("\n\n")
+
+def wrap(text: str, width: int = WIDTH) -> str:
+    """Wrap the prose lines and list items of unwrapped ``text`` to ``width`` columns,
+    never breaking a word; indented lines (commands to copy, file contents) are kept whole."""
+    width = max(width, 20)
     out: list[str] = []
-    for para in paragraphs:
-        lines = para.split("\n")
-        is_prose = all(
-            line and not line[0].isspace() and line[:2] not in ("* ", "- ") for line in lines
-        )
-        if is_prose:
-            out.append(
-                textwrap.fill(
-                    " ".join(lines), width=width, break_on_hyphens=False, break_long_words=False
-                )
-            )
+    for line in text.split("\n"):
+        if len(line) <= width:
+            out.append(line)
+        elif _is_prose(line):
+            out.append(_fill(line, width, "", ""))
         else:
-            out.append(para)
-    return "\n\n".join(out)
+            item = re.match(r"(\s*)([*-] )", line)
+            if item:
+                lead = item[1]
+                out.append(_fill(line[len(lead) :], width, lead, lead + "  "))
+            else:
+                out.append(line)
+    return "\n".join(out)
+
+
+def _fill(text: str, width: int, first: str, rest: str) -> str:
+    return textwrap.fill(
+        text,
+        width=width,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
 
 
 _APP_DIR: ContextVar[str] = ContextVar("pybuildpack_app_dir", default=".")

@@ -12,9 +12,23 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from pybuildpack.messages import Rendered, render
+from pybuildpack.messages import WIDTH, Rendered, render
 
 _STYLES = {"bold": "1", "red": "31", "yellow": "33", "green": "32", "blue": "34", "dim": "2"}
+
+
+def terminal_width(stream: TextIO, default: int = WIDTH) -> int:
+    """Columns to wrap messages to on ``stream``: ``COLUMNS`` when set, else the terminal's
+    width, else ``default`` (a log or a file: no width to fit)."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    try:
+        if stream.isatty():
+            return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, ValueError, OSError):
+        pass
+    return default
 
 
 def use_colour(stream: TextIO) -> bool:
@@ -64,7 +78,8 @@ class Output:
         label = "Warning" if kind == "warning" else "Error"
         head = self.style(f"{label}: {rendered.title}", colour, "bold")
         print(f"\n{head}  [{self.style(rendered.id, 'dim')}]", file=self.stderr)
-        for line in rendered.body.splitlines():
+        width = terminal_width(self.stderr) - 2  # the indent below
+        for line in rendered.wrapped_body(width).splitlines():
             print(f"  {line}".rstrip(), file=self.stderr)
         print(file=self.stderr)
 

@@ -86,8 +86,29 @@ def test_rendered_messages_are_useful(kind: type) -> None:
     assert rendered.title and not rendered.title.endswith(".")
     text = rendered.text
     assert "None" not in text and "3.N" not in text  # every suggestion was filled in
-    assert all(len(line) <= 100 for line in text.splitlines()), text
     assert "Traceback" not in text
+    # Wrapped where shown, to the width there is: prose and list items fit; indented lines
+    # (commands to copy) and single long words (URLs) are never broken.
+    for width in (60, 80, 100):
+        for line in rendered.wrapped_body(width).splitlines():
+            assert len(line) <= width or line.startswith(" ") or " " not in line, (width, line)
+
+
+@pytest.mark.parametrize("width", [40, 72, 120])
+def test_messages_are_wrapped_when_shown_not_when_rendered(width: int) -> None:
+    from pybuildpack.messages import unwrap, wrap
+
+    err = e.PythonVersionFileInvalidEncoding(
+        encoding="UTF-16 (little-endian)", suggested=MajorVersion(3, 13)
+    )
+    rendered = render(err)
+    # JSON carries each prose paragraph as one line, whatever the renderer's line breaks
+    assert "It must be plain UTF-8 (without a byte order mark); ASCII is fine." in rendered.text
+    shown = rendered.wrapped_body(width)
+    for line in shown.splitlines():
+        assert len(line) <= width or line.startswith("    "), line
+    assert "    pybuildpack pin . 3.13" in shown.splitlines()  # commands are never broken
+    assert unwrap(shown) == rendered.body == unwrap(wrap(rendered.body, width))
 
 
 def test_invalid_version_message_shows_the_line_visibly_and_the_fix() -> None:
@@ -174,3 +195,21 @@ def test_valid_versions_round_trip(
     text = major if patch is None else f"{major}.{patch}"
     lines = [*before, f"{pad[0]}{text}{pad[1]}", *after]
     assert str(parse_python_version_file(newline.join(lines).encode())) == text
+
+
+def test_the_cli_wraps_to_the_terminal_width_and_json_stays_unwrapped(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from pybuildpack.cli import main
+
+    (tmp_path / ".python-version").write_text("3.13.*\n")
+    monkeypatch.setenv("COLUMNS", "50")
+    assert main(["resolve", str(tmp_path), "--json"]) == 1
+    captured = capsys.readouterr()
+    body = captured.err.strip().splitlines()[1:]  # after the title line
+    assert body and all(len(line) <= 50 or line.startswith("      ") for line in body), body
+    message = json.loads(captured.out)["error"]["message"]
+    assert "Wildcards are not supported: write just the major version, which always gets the " \
+        "latest patch." in message  # fmt: skip

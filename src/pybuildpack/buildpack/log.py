@@ -12,12 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from pybuildpack.messages import Diagnostic, Rendered, render
-from pybuildpack.output import use_colour
+from pybuildpack.messages import Diagnostic, Rendered, render, wrap
+from pybuildpack.output import terminal_width, use_colour
 
 STEP = "-----> "
 INDENT = " " * 7
 BOX = " !     "
+LOG_WIDTH = 95  # build logs are rarely terminals: boxed lines fit in about 95 columns
 
 _COLOURS = {"error": "1;31", "warning": "1;33", "notice": "1;34"}
 
@@ -41,6 +42,7 @@ class BuildLog:
 
     def _box(self, kind: str, title: str, body: str) -> None:
         colour = use_colour(self.err)
+        body = wrap(body, terminal_width(self.err, default=LOG_WIDTH) - len(BOX))
         text = f"{title}\n\n{body}" if body else title
         print(file=self.err)
         for line in text.splitlines():

@@ -26,7 +26,7 @@ from pybuildpack.errors import (
     PythonVersionFileMisspelled,
 )
 from pybuildpack.host import host_arch
-from pybuildpack.messages import render
+from pybuildpack.messages import app_dir_shown, render
 from pybuildpack.output import Output
 from pybuildpack.requested import (
     MISSPELLED_NAMES,
@@ -63,6 +63,10 @@ Lint the app's Python version files: report every problem at once, with its fix.
 Checks each file on its own (.python-version, runtime.txt, Pipfile.lock, misspelled
 names, pyproject.toml requires-python), then the full resolution. Exit code 1 if there
 is any error (or any warning, with --strict). Suitable for CI and pre-commit.
+
+Several PATHs check several apps; a file stands for the app directory it is in, so
+'pybuildpack check services/api/.python-version' checks services/api (pre-commit passes
+the changed files this way).
 """
 
 
@@ -87,7 +91,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description=CHECK_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    c.add_argument("app_dir", metavar="APP_DIR", nargs="?", default=".", help="default: .")
+    c.add_argument(
+        "paths",
+        metavar="PATH",
+        nargs="*",
+        help="app directories, or files in them (as pre-commit passes them); default: .",
+    )
     add_platform_options(c)
     add_source_options(c)
     c.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
@@ -240,11 +249,43 @@ def lint_files(
     return errors, warnings
 
 
+def app_dirs(paths: list[str]) -> list[Path]:
+    """The apps to check: each directory given, and the directory of each file given (as
+    pre-commit passes them: nested .python-version files belong to nested apps)."""
+    found: list[Path] = []
+    for text in paths or ["."]:
+        path = Path(text)
+        app = path.parent if path.is_file() or path.is_symlink() else path
+        if app not in found:
+            found.append(app)
+    return found
+
+
 def run_check(args: argparse.Namespace, out: Output) -> int:
+    apps = app_dirs(args.paths)
+    results: list[tuple[Path, int, dict[str, Any]]] = []
+    for app in apps:
+        if len(apps) > 1:
+            out.info(out.style(f"\n== {app}", "bold"))
+        with app_dir_shown(str(app)):
+            code, doc = _check_app(args, out, app)
+        results.append((app, code, doc))
+    failed = any(code for _, code, _ in results)
+    if len(results) == 1:
+        out.emit_json(results[0][2])
+    else:
+        out.emit_json(
+            {"ok": not failed, "apps": [{"app_dir": str(a), **doc} for a, _, doc in results]}
+        )
+    if not out.json_mode:
+        out.result("ok" if not failed else "failed")
+    return 1 if failed else 0
+
+
+def _check_app(args: argparse.Namespace, out: Output, app: Path) -> tuple[int, dict[str, Any]]:
     catalog = load_catalog(args.catalog)
     stack, arch = platform_args(args)
     generation = Generation(args.generation)
-    app = Path(args.app_dir)
     if not app.is_dir():
         raise AppDirNotFound(path=str(app))
     errors, warnings = lint_files(app, generation, catalog)
@@ -280,19 +321,15 @@ def run_check(args: argparse.Namespace, out: Output) -> int:
         f"; the app gets Python {version}" if version else ""
     )
     out.info(out.style(summary, "red" if failed else "green", "bold"))
-    out.emit_json(
-        {
-            "ok": not failed,
-            "version": version,
-            "generation": generation.value,
-            "errors": [r.as_json() for r in rendered_errors],
-            "warnings": [r.as_json() for r in rendered_warnings],
-            "notices": notices,
-        }
-    )
-    if not out.json_mode:
-        out.result("ok" if not failed else "failed")
-    return 1 if failed else 0
+    doc = {
+        "ok": not failed,
+        "version": version,
+        "generation": generation.value,
+        "errors": [r.as_json() for r in rendered_errors],
+        "warnings": [r.as_json() for r in rendered_warnings],
+        "notices": notices,
+    }
+    return (1 if failed else 0), doc
 
 
 def _dedupe(items: list[Any]) -> list[Any]:
