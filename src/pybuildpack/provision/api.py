@@ -547,6 +547,10 @@ def remove_stale_temps(dest: Path) -> list[Path]:
                 continue
             if tag == _OLD_TAG and not dest.exists() and read_marker(p / "runtime"):
                 os.rename(p / "runtime", dest)
-            shutil.rmtree(p, ignore_errors=True)
+            for _ in range(20):  # a tar the killed install started may still be finishing
+                shutil.rmtree(p, ignore_errors=True)
+                if not p.exists():
+                    break
+                time.sleep(0.05)
             removed.append(p)
     return removed

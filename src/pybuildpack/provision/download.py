@@ -103,7 +103,13 @@ class _ResponseReader:
         if self._clock() > self._deadline:
             raise DownloadTooSlow(url=self._url, seconds=self._deadline_seconds)
         try:
-            data = self._response.read(n if n >= 0 else None)
+            # read1: whatever has arrived (up to n), so a trickling body cannot hold a
+            # read past the deadline the way read(n), which waits for all n bytes, would.
+            reader = getattr(self._response, "read1", None)
+            if reader is not None and n > 0:
+                data = reader(n)
+            else:
+                data = self._response.read(n if n >= 0 else None)
             self._count += len(data)
             if self._count > self._limit:
                 raise ArchiveTooLarge(
