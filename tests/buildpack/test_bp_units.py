@@ -250,6 +250,10 @@ def test_build_report_phase_durations_are_exclusive(
         ({"PYBUILDPACK_DOWNLOADS": "/d.json"}, {"downloads": Path("/d.json")}),
         ({"PYBUILDPACK_CACHE_DIR": "/c"}, {"cache_dir": Path("/c")}),
         ({"PYBUILDPACK_UNPACKER": "python"}, {"unpacker": "python"}),
+        ({"PYBUILDPACK_ALLOW_INSECURE_HTTP": "1"}, {"allow_insecure_http": True}),
+        ({"PYBUILDPACK_ALLOW_INSECURE_HTTP": "yes"}, {"allow_insecure_http": True}),
+        ({"PYBUILDPACK_ALLOW_INSECURE_HTTP": "0"}, {}),
+        ({"PYBUILDPACK_ALLOW_INSECURE_HTTP": ""}, {}),
     ],
 )
 def test_provisioning_options_from_build_settings(

@@ -163,6 +163,8 @@ def _config(inputs: Inputs) -> dict[str, str]:
         "PIP_NO_INDEX": "1",
         "PIP_FIND_LINKS": "/wheelhouse",
         "PYBUILDPACK_DOWNLOADS": "/srv/downloads.json",
+        # the loopback server speaks plain http: allowed explicitly, digests pinned above
+        "PYBUILDPACK_ALLOW_INSECURE_HTTP": "1",
         "PYBUILDPACK_RUNNER_WHEELS": f"{url}/wheels",
         "PYBUILDPACK_RUNNER_PYTHON_URL": f"{url}{inputs.runner_path}",
         "PYBUILDPACK_RUNNER_PYTHON_SHA256": inputs.runner_sha256,

@@ -48,7 +48,9 @@ SETTINGS = {
     "PYBUILDPACK_DOWNLOADS": "downloads",
     "PYBUILDPACK_CACHE_DIR": "cache_dir",
     "PYBUILDPACK_UNPACKER": "unpacker",
+    "PYBUILDPACK_ALLOW_INSECURE_HTTP": "allow_insecure_http",
 }
+_FLAGS = {"allow_insecure_http"}
 
 
 def provisioning_options(settings: Mapping[str, str]) -> dict[str, Any]:
@@ -56,7 +58,10 @@ def provisioning_options(settings: Mapping[str, str]) -> dict[str, Any]:
     options: dict[str, Any] = {}
     for var, key in SETTINGS.items():
         value = settings.get(var)
-        if value:
+        if key in _FLAGS:
+            if value and value.strip().lower() in ("1", "true", "yes", "on"):
+                options[key] = True
+        elif value:
             options[key] = Path(value) if key in ("downloads", "cache_dir") else value
     return options
 
