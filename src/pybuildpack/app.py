@@ -1,6 +1,7 @@
 """One call for the interfaces: which Python does the app in ``app_dir`` get?
 
-read the version sources -> resolve against the catalog -> check ``requires-python``.
+read the version sources -> resolve against the catalog -> the uv rule -> check
+``requires-python``. ``resolve``, ``check`` and both builds share it, so they agree.
 Every version a message suggests writing is one ``requires-python`` allows (when any is).
 """
 
@@ -12,11 +13,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from pybuildpack.catalog import Catalog
-from pybuildpack.errors import AppDirNotFound, BuildWarning, PyBuildpackError
+from pybuildpack.errors import (
+    AppDirNotFound,
+    BuildWarning,
+    PyBuildpackError,
+    RuntimeTxtNotSupported,
+    UvPythonVersionFileRequired,
+    UvRuntimeTxtNotSupported,
+)
 from pybuildpack.requested import read_requested_version, suggest_major
 from pybuildpack.requires_python import check_requires_python, parse_requires_python
 from pybuildpack.resolve import Resolution, check_platform, resolve
-from pybuildpack.version import Generation, MajorVersion, PythonVersion
+from pybuildpack.version import Generation, MajorVersion, Origin, PythonVersion, RequestedVersion
 
 if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
@@ -61,6 +69,22 @@ def respect_requires_python(diagnostic: D, catalog: Catalog, allowed: SpecifierS
     return replace(diagnostic, suggested=better)  # type: ignore[type-var]
 
 
+def uses_uv(app_dir: Path) -> bool:
+    """A uv app: ``uv.lock`` in its root (the builds then install with uv)."""
+    return (app_dir / "uv.lock").is_file()
+
+
+def check_uv(request: RequestedVersion) -> None:
+    """uv apps state their version in .python-version, which uv reads too: with no version
+    stated (default or sticky) or one from runtime.txt (uv ignores it), local uv and the
+    build could run different Pythons. Checked after resolution, as the classic build
+    does (an end-of-life version is reported first)."""
+    if request.origin in (Origin.DEFAULT, Origin.CACHED):
+        raise UvPythonVersionFileRequired(suggested=request.series)
+    if request.origin is Origin.RUNTIME_TXT:
+        raise UvRuntimeTxtNotSupported(suggested=request.series)
+
+
 def resolve_app(
     app_dir: Path,
     catalog: Catalog,
@@ -87,7 +111,11 @@ def resolve_app(
         resolution = resolve(
             requested.version, catalog, generation=generation, stack=stack, arch=arch
         )
+        if uses_uv(app_dir):
+            check_uv(requested.version)
     except PyBuildpackError as err:
+        if uses_uv(app_dir) and type(err) is RuntimeTxtNotSupported:  # fir: the uv variant
+            err = UvRuntimeTxtNotSupported(suggested=err.suggested)
         raise respect_requires_python(err, catalog, allowed) from None
     checks = check_requires_python(resolution.version, requested.version.origin, pyproject, catalog)
     warnings = tuple(

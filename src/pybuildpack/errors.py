@@ -42,6 +42,10 @@ class PythonVersionFileInvalidVersion(PyBuildpackError):
     line: str
     hint: str | None = None  # a targeted explanation of the likely mistake
     suggested: MajorVersion | None = None  # filled by the reader: the catalog default
+    # Every problem at once: the other invalid lines, and all the version lines (more than
+    # one is the multiple-versions problem the user would meet next).
+    other_invalid: tuple[str, ...] = ()
+    all_lines: tuple[str, ...] = ()
 
 
 @dataclass(eq=False)
@@ -220,6 +224,7 @@ class PythonVersionOutsideRequiresPython(BuildWarning):
     requires_python: str
     origin: Origin
     suggested: MajorVersion | None  # newest supported major that satisfies requires-python
+    read_as: str | None = None  # a bare "3.12.*" is not PEP 440: read as "==3.12.*"
 
 
 @dataclass(frozen=True)

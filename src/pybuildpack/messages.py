@@ -239,9 +239,24 @@ def _on(text: str) -> str:
 # --------------------------------------------------------------------------- .python-version
 
 
+def _more_problems(err: e.PythonVersionFileInvalidVersion) -> str:
+    """The problems the user would meet next, reported now."""
+    more = ""
+    if err.other_invalid:
+        listed = "\n".join(f"    {make_visible(line)}" for line in err.other_invalid)
+        more += f"\nThese lines are not versions either:\n\n{listed}\n"
+    if len(err.all_lines) > 1:
+        more += (
+            f"\nThe file also has {len(err.all_lines)} lines that are not comments, but it must "
+            f"hold exactly one version (the app runs on one Python): keep a single line.\n"
+        )
+    return more
+
+
 @renders(e.PythonVersionFileInvalidVersion)
 def _(err: e.PythonVersionFileInvalidVersion) -> tuple[str, str]:
     hint = f"\n{err.hint}\n" if err.hint else ""
+    hint += _more_problems(err)
     return (
         "Invalid Python version in .python-version",
         f"""
@@ -653,6 +668,10 @@ lowercase, committed to git, and not excluded by .gitignore or .slugignore.
     )
 
 
+def _read_as(read_as: str | None) -> str:
+    return f" (not PEP 440; read as {read_as}, as Poetry does)" if read_as else ""
+
+
 @renders(e.PythonVersionOutsideRequiresPython)
 def _(w: e.PythonVersionOutsideRequiresPython) -> tuple[str, str]:
     fix = (
@@ -665,7 +684,8 @@ def _(w: e.PythonVersionOutsideRequiresPython) -> tuple[str, str]:
         f"Python {w.version} is outside requires-python ({w.requires_python})",
         f"""
 The app will get Python {w.version} (from {_where(w.origin)}), but pyproject.toml says
-requires-python = "{w.requires_python}". Package installation or the app may fail.
+requires-python = "{w.requires_python}"{_read_as(w.read_as)}, which Python {w.version.series}
+is outside of. Package installation (Poetry and uv refuse it) or the app may fail.
 
 {fix} adjust requires-python in pyproject.toml if the app does support {w.version.series}.
 """,
@@ -690,8 +710,9 @@ Keep one: delete runtime.txt so every build uses .python-version:
 @renders(e.PyprojectUnreadable)
 def _(w: e.PyprojectUnreadable) -> tuple[str, str]:
     return (
-        "Could not check pyproject.toml's requires-python",
-        f"{w.detail}\nFix pyproject.toml so requires-python can be checked against the version.",
+        "pyproject.toml's requires-python is not valid",
+        f"{w.detail}\n\nFix pyproject.toml: requires-python takes PEP 440 specifiers, such "
+        "as '>=3.12' or '==3.12.*', which pip, uv, Poetry and pybuildpack all read alike.",
     )
 
 

@@ -6,6 +6,7 @@ But a resolved version outside it almost always means the two files drifted apar
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -27,6 +28,13 @@ else:  # pragma: no cover - exercised on 3.10 only
 class RequiresPython:
     text: str
     specifier: SpecifierSet
+    # Set when ``text`` is not PEP 440 but a bare version ("3.12", "3.12.*"): what tools
+    # that accept it (Poetry) read it as, e.g. "==3.12.*". The check uses that reading.
+    read_as: str | None = None
+
+
+# A bare version or wildcard, which PEP 440 rejects (a specifier needs an operator).
+_BARE_VERSION = re.compile(r"\s*(\d+(?:\.\d+)*(?:\.\*)?)\s*")
 
 
 def parse_requires_python(data: bytes) -> RequiresPython | PyprojectUnreadable | None:
@@ -47,7 +55,13 @@ def parse_requires_python(data: bytes) -> RequiresPython | PyprojectUnreadable |
     try:
         return RequiresPython(text=text, specifier=SpecifierSet(text))
     except InvalidSpecifier as exc:
-        return PyprojectUnreadable(detail=f"requires-python {text!r} is not valid PEP 440: {exc}")
+        bare = _BARE_VERSION.fullmatch(text)
+        if bare:
+            read_as = f"=={bare[1]}"
+            return RequiresPython(text=text, specifier=SpecifierSet(read_as), read_as=read_as)
+        return PyprojectUnreadable(
+            detail=f"requires-python {text!r} is not valid PEP 440 ({str(exc).rstrip('.')})."
+        )
 
 
 def check_requires_python(
@@ -61,16 +75,26 @@ def check_requires_python(
         return []
     if isinstance(parsed, PyprojectUnreadable):
         return [parsed]
-    if parsed.specifier.contains(str(version), prereleases=True):
-        return []
-    return [
-        PythonVersionOutsideRequiresPython(
-            version=version,
-            requires_python=parsed.text,
-            origin=origin,
-            suggested=newest_allowed_major(parsed.specifier, catalog),
+    warnings: list[BuildWarning] = []
+    if parsed.read_as is not None:
+        warnings.append(
+            PyprojectUnreadable(
+                detail=f"requires-python {parsed.text!r} is not valid PEP 440: a version "
+                f"needs an operator. Tools that accept it (Poetry) read it as "
+                f"'{parsed.read_as}'; write that.",
+            )
         )
-    ]
+    if not parsed.specifier.contains(str(version), prereleases=True):
+        warnings.append(
+            PythonVersionOutsideRequiresPython(
+                version=version,
+                requires_python=parsed.text,
+                origin=origin,
+                suggested=newest_allowed_major(parsed.specifier, catalog),
+                read_as=parsed.read_as,
+            )
+        )
+    return warnings
 
 
 def newest_allowed_major(spec: SpecifierSet, catalog: Catalog) -> MajorVersion | None:

@@ -217,9 +217,17 @@ def parse_python_version_file(data: bytes) -> RequestedVersion:
         raise PythonVersionFileInvalidEncoding(encoding=problem)
     lines = significant_lines(data.decode("utf-8"))
     # Validate every line first: an invalid line is the more specific problem to report.
-    for line in lines:
-        if RequestedVersion.parse(line, Origin.PYTHON_VERSION_FILE) is None:
-            raise PythonVersionFileInvalidVersion(line=line, hint=hint_for(line))
+    # The error carries every other problem too (more invalid lines, more than one line).
+    invalid = [
+        line for line in lines if RequestedVersion.parse(line, Origin.PYTHON_VERSION_FILE) is None
+    ]
+    if invalid:
+        raise PythonVersionFileInvalidVersion(
+            line=invalid[0],
+            hint=hint_for(invalid[0]),
+            other_invalid=tuple(invalid[1:]),
+            all_lines=tuple(lines),
+        )
     if not lines:
         raise PythonVersionFileNoVersion()
     if len(lines) > 1:

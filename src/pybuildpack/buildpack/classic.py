@@ -36,8 +36,6 @@ from pybuildpack.errors import (
     PyBuildpackError,
     PythonVersionNotSpecified,
     PythonVersionOutdatedPatch,
-    UvPythonVersionFileRequired,
-    UvRuntimeTxtNotSupported,
 )
 from pybuildpack.host import host_arch
 from pybuildpack.version import Generation, Origin, PythonVersion
@@ -224,11 +222,7 @@ class _Compile:
             cached_version=sticky,
         )
         requested, version = resolution.requested, resolution.version
-        if pm is PackageManager.UV:
-            if requested.origin in (Origin.DEFAULT, Origin.CACHED):
-                raise UvPythonVersionFileRequired(suggested=requested.series)
-            if requested.origin is Origin.RUNTIME_TXT:
-                raise UvRuntimeTxtNotSupported(suggested=requested.series)
+        # (uv apps without .python-version: resolve_app raised the uv errors already)
         if requested.origin is Origin.DEFAULT:
             log.step(f"No Python version was specified. Using the default: Python {requested}")
         elif requested.origin is Origin.CACHED:

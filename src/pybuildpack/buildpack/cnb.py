@@ -18,7 +18,6 @@ from pathlib import Path
 from pybuildpack.app import resolve_app
 from pybuildpack.buildpack import checks, deps
 from pybuildpack.buildpack import env as envmod
-from pybuildpack.buildpack.deps import PackageManager
 from pybuildpack.buildpack.layers import Target
 from pybuildpack.buildpack.layers import dependencies as dep_layers
 from pybuildpack.buildpack.layers import python as python_layer
@@ -29,7 +28,6 @@ from pybuildpack.errors import (
     BuildpackInvocationInvalid,
     PyBuildpackError,
     PythonVersionNotSpecified,
-    UvPythonVersionFileRequired,
 )
 from pybuildpack.host import host_arch
 from pybuildpack.version import Generation, Origin
@@ -104,9 +102,7 @@ def _build(
     resolution = resolve_app(
         app_dir, catalog, generation=Generation.FIR, stack=stack, arch=target.arch
     )
-    requested, version = resolution.requested, resolution.version
-    if pm is PackageManager.UV and requested.origin is Origin.DEFAULT:
-        raise UvPythonVersionFileRequired(suggested=requested.series)
+    requested, version = resolution.requested, resolution.version  # uv rule: in resolve_app
     if requested.origin is Origin.DEFAULT:
         log.info(
             f"No Python version specified, using the current default of Python {requested}.\n"

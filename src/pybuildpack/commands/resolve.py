@@ -23,7 +23,9 @@ from pybuildpack.errors import (
     BuildWarning,
     ConflictingVersionFiles,
     PyBuildpackError,
+    PythonVersionFileInvalidVersion,
     PythonVersionFileMisspelled,
+    PythonVersionFileMultipleVersions,
 )
 from pybuildpack.host import host_arch
 from pybuildpack.messages import app_dir_shown, render
@@ -209,7 +211,8 @@ def lint_files(
     errors: list[PyBuildpackError] = []
     warnings: list[BuildWarning] = []
     allowed = allowed_versions(read_pyproject(app_dir))
-    for name in MISSPELLED_NAMES:
+    runtime_txt_wins = generation is Generation.CEDAR and (app_dir / RUNTIME_TXT).is_file()
+    for name in () if runtime_txt_wins else MISSPELLED_NAMES:  # as the build: not checked
         if (app_dir / name).is_file():
             errors.append(PythonVersionFileMisspelled(filename=name))
     versions: dict[str, str] = {}
@@ -232,6 +235,10 @@ def lint_files(
             request = parser(data)
         except PyBuildpackError as err:
             errors.append(with_suggestion(err, catalog, data=data, allowed=allowed))
+            if isinstance(err, PythonVersionFileInvalidVersion) and len(err.all_lines) > 1:
+                # the next problem the build would report, under its own id
+                more = PythonVersionFileMultipleVersions(versions=err.all_lines)
+                errors.append(with_suggestion(more, catalog, data=data, allowed=allowed))
         else:
             if request is not None:
                 versions[name] = str(request)
