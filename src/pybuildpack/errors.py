@@ -462,6 +462,26 @@ class AppHomeNotLinked(BuildWarning):
     reason: str
 
 
+@dataclass(eq=False)
+class AppHomeBusy(PyBuildpackError):
+    """Another build held APP_HOME/.heroku/python for longer than this build would wait."""
+
+    id: ClassVar[str] = "buildpack::app-home-busy"
+    link: str
+    lock: str
+    seconds: float
+
+
+@dataclass(eq=False)
+class AppHomeLinkChanged(PyBuildpackError):
+    """APP_HOME/.heroku/python was repointed during the build by something else."""
+
+    id: ClassVar[str] = "buildpack::app-home-link-changed"
+    link: str
+    expected: str
+    found: str
+
+
 # ---- provisioning
 
 

@@ -1109,6 +1109,37 @@ Set PYBUILDPACK_APP_HOME to the directory the app runs from, and make it writabl
     )
 
 
+@renders(e.AppHomeBusy)
+def _(err: e.AppHomeBusy) -> tuple[str, str]:
+    return (
+        f"Another build has been using {err.link} for more than {err.seconds:g} seconds",
+        f"""
+Builds on one machine take turns using {err.link} (the lock is {err.lock}),
+so that no build installs into another app's build directory. Another build
+still holds it.
+
+Build again when it has finished. If builds are expected to take longer, set
+PYBUILDPACK_APP_HOME_WAIT to the number of seconds to wait, or give each build an
+APP_HOME of its own with PYBUILDPACK_APP_HOME.
+""",
+    )
+
+
+@renders(e.AppHomeLinkChanged)
+def _(err: e.AppHomeLinkChanged) -> tuple[str, str]:
+    return (
+        f"{err.link} was changed during the build",
+        f"""
+This build made {err.link} point at {err.expected}, but it now points at
+{err.found}: something that does not take pybuildpack's lock changed it, so some of
+this build's dependencies may have been installed elsewhere. The build cache was
+not updated.
+
+Build again, and do not run other builds that write {err.link} at the same time.
+""",
+    )
+
+
 # --------------------------------------------------------------------------- provisioning
 
 

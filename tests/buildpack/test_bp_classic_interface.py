@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -96,7 +97,7 @@ def test_profile_d_and_export_give_the_app_its_python(platform: ClassicPlatform)
 
     export = Path(platform.env["PYBUILDPACK_EXPORT_FILE"]).read_text()
     app_home = f"{platform.env['PYBUILDPACK_APP_HOME']}/.heroku/python"
-    assert f'export PATH="{app_home}/bin${{PATH:+:$PATH}}"' in export
+    assert f'export PATH={shlex.quote(app_home + "/bin")}"${{PATH:+:$PATH}}"' in export
     assert f"{app_home}/lib/pkgconfig" in export and "pkg-config" not in export
     series = platform.report()["python_version_major"]
     assert f"{app_home}/include/python{series}" in export

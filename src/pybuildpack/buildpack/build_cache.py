@@ -23,18 +23,37 @@ Reuse is decided in two tiers, and every reason that applies is reported:
 
 Generations are written next to the current one and published with one ``rename`` of a
 symlink, after the build succeeded: a failed or interrupted build leaves the previous
-cache exactly as it was. Trees are copied with hard links (one ``link`` per file, no data
-copied) when the cache and build dir share a file system, else copied. This is safe
-because nothing edits a runtime or installed file in place: pip, uv and the installer
-library unlink before writing, and Python writes ``.pyc`` files by atomic rename.
+cache exactly as it was.
+
+No build tree ever shares a file (an inode) with the cache, so nothing a build or a later
+buildpack does to its files in place (``>>``, ``cp`` onto a file, ``chmod``, a tool that
+rewrites a file) can reach the cache:
+
+* restoring *copies* the cache into the build directory (a reflink where the file system
+  has them, else an in-kernel copy), and remembers each copy's stamp (inode, size, mtime,
+  ctime, mode) right after it was made;
+* a runtime just installed is copied into the cache (``.pristine-<pid>``) before anything
+  runs in it;
+* saving *hard-links* a build file to the cache file it was copied from when its stamp is
+  unchanged (the ctime moves on every write, ``chmod`` or ``utime``, and no one can set
+  it back), and copies every other file. The cache's own files are linked only to each
+  other, never to a tree that anyone writes.
+
+Every build holds an exclusive lock on the cache (``.lock``; released by the kernel when
+the process dies), and removes the leftovers of killed builds before it starts.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
 import shutil
+import stat
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -42,7 +61,8 @@ from typing import Any
 from pybuildpack.errors import BuildCacheUnusable
 from pybuildpack.version import PythonVersion
 
-SCHEMA = 1
+# 2: build trees are copies (schema 1 caches shared their files with old build trees)
+SCHEMA = 2
 ROOT = Path(".heroku") / "pybuildpack"
 LEGACY_VERSION = Path(".heroku") / "python-version"
 LEGACY_STACK = Path(".heroku") / "python-stack"
@@ -200,15 +220,32 @@ class BuildCache:
 
     # ------------------------------------------------------------------ writing
 
-    def save(self, state: CacheState, runtime: Path, python: Path) -> Path:
-        """Publish a new generation atomically; return it. Old generations are removed."""
+    def save(
+        self,
+        state: CacheState,
+        runtime: Path,
+        python: Path,
+        snapshot: Snapshot | None,
+        *,
+        move_runtime: bool = False,
+    ) -> Path:
+        """Publish a new generation atomically; return it. Old generations are removed.
+
+        ``runtime`` is a tree the cache owns (the current generation's, or the pristine
+        copy of a runtime just installed, moved when ``move_runtime``); ``python`` is the
+        build tree, of which only unchanged files (``snapshot``) are linked to the cache
+        files they were copied from: every other file is copied.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
         gen = self.root / f"gen-{time.time_ns():x}-{os.getpid()}"
         staging = gen.with_name(f".staging-{gen.name}")
         try:
             staging.mkdir()
-            link_tree(runtime, staging / "runtime")
-            link_tree(python, staging / "python")
+            if move_runtime:
+                os.rename(runtime, staging / "runtime")
+            else:
+                link_tree(runtime, staging / "runtime")
+            save_tree(python, staging / "python", snapshot)
             (staging / "state.json").write_text(
                 json.dumps(state.to_json(), indent=2, sort_keys=True) + "\n", "utf-8"
             )
@@ -230,15 +267,34 @@ class BuildCache:
         return gen
 
     def prune(self, keep: Path | None = None) -> None:
-        """Remove generations other than ``keep`` (and leftovers of interrupted saves)."""
+        """Remove generations other than ``keep`` and what killed builds left behind.
+
+        Only called with the cache lock held: nothing else is using these."""
         if not self.root.is_dir():
             return
+        current = self.current
         for child in self.root.iterdir():
-            if child.name.startswith(("gen-", ".staging-", ".current-")) and child != keep:
-                if child.is_symlink() or child.is_file():
-                    child.unlink()
-                else:
-                    shutil.rmtree(child, ignore_errors=True)
+            name = child.name
+            if name.startswith("gen-"):
+                if child == keep or (keep is None and child == current):
+                    continue
+            elif not name.startswith(LEFTOVER_PREFIXES):
+                continue
+            _remove(child)
+        if self.tools.is_dir():  # half-made tool venvs (deps.ensure_tool)
+            for child in self.tools.iterdir():
+                if child.name.startswith(".tmp-"):
+                    _remove(child)
+        for legacy in (LEGACY_VERSION, LEGACY_STACK):
+            for tmp in (self.dir / legacy).parent.glob(f".{legacy.name}.tmp-*"):
+                _remove(tmp)
+
+    @contextmanager
+    def locked(self, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+        """Hold the cache's lock: one build at a time per cache; killed builds release it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with exclusive_lock(self.root / ".lock", on_wait=on_wait):
+            yield
 
     def clear(self) -> list[str]:
         """Drop everything pybuildpack keeps here, sticky version included. Returns what went."""
@@ -306,20 +362,142 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def link_tree(src: Path, dst: Path) -> None:
-    """Recreate ``src`` at ``dst`` (which must not exist): hard links where possible.
+LEFTOVER_PREFIXES = (".staging-", ".current-", ".pristine-", ".tmp-")
 
-    Symlinks are recreated as symlinks (never followed); permissions are kept. Falls back
-    to copying per file when hard links are not possible (another file system).
-    """
-    can_link = True
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextmanager
+def exclusive_lock(
+    path: Path,
+    *,
+    on_wait: Callable[[], None] | None = None,
+    timeout: float | None = None,
+    poll: float = 0.1,
+) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` (created if missing) for the ``with`` block.
+
+    ``on_wait`` is called once if another process holds it. The kernel drops the lock when
+    its holder dies, so a killed build never leaves a stale lock. Raises ``TimeoutError``
+    after ``timeout`` seconds of waiting (``None``: wait as long as it takes)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise TimeoutError(f"{path} is still locked") from None
+                    time.sleep(poll)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+# ------------------------------------------------------------------ copying trees
+
+# (inode, size, mtime, ctime, mode) of a file: any write, chmod, utime or replacement
+# changes it, and the ctime cannot be set back by anyone.
+Stamp = tuple[int, int, int, int, int]
+
+
+def _stamp(st: os.stat_result) -> Stamp:
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
+
+
+@dataclass
+class Snapshot:
+    """Which files of a build tree still equal which files of a tree the cache owns.
+
+    ``stamps`` maps a path relative to both trees to the build file's stamp taken right
+    after the copy; ``origin`` is the cache-owned tree."""
+
+    origin: Path
+    stamps: dict[str, Stamp]
+
+
+_FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
+
+
+class _Copier:
+    """Copies file data: a reflink while the file system takes them, then
+    ``copy_file_range`` (in the kernel), then plain reads and writes."""
+
+    def __init__(self) -> None:
+        self.reflink = True
+        self.copy_range = hasattr(os, "copy_file_range")
+
+    def data(self, sfd: int, dfd: int, size: int) -> None:
+        if size == 0:
+            return
+        if self.reflink:
+            try:
+                fcntl.ioctl(dfd, _FICLONE, sfd)
+                return
+            except OSError:
+                self.reflink = False
+        done = 0
+        if self.copy_range:
+            try:
+                while True:
+                    n = os.copy_file_range(sfd, dfd, 1 << 30)
+                    if n == 0:
+                        return
+                    done += n
+            except OSError as exc:
+                if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                    raise
+                self.copy_range = False
+        os.lseek(sfd, done, os.SEEK_SET)
+        os.lseek(dfd, done, os.SEEK_SET)
+        while chunk := os.read(sfd, 1 << 20):
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(dfd, view) :]
+
+    def file(self, src: str, dst: str) -> tuple[os.stat_result, os.stat_result]:
+        """Copy a regular file to a new file ``dst`` (mode and times kept); return the
+        stats of both, the copy's taken after its last change."""
+        sfd = os.open(src, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        try:
+            sst = os.fstat(sfd)
+            dfd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            try:
+                self.data(sfd, dfd, sst.st_size)
+                os.fchmod(dfd, stat.S_IMODE(sst.st_mode))
+                os.utime(dfd, ns=(sst.st_atime_ns, sst.st_mtime_ns))
+                dst_st = os.fstat(dfd)
+            finally:
+                os.close(dfd)
+        finally:
+            os.close(sfd)
+        return sst, dst_st
+
+
+def _walk(src: Path, dst: Path, on_file: Callable[[str, str, str], None]) -> None:
+    """Recreate ``src``'s directories and symlinks at ``dst`` (which must not exist) and call
+    ``on_file(source, target, relative path)`` for each regular file. Other kinds of file
+    (sockets, fifos, devices) are left out."""
     os.mkdir(dst)
-    for dirpath, dirnames, filenames in os.walk(src):
-        rel = os.path.relpath(dirpath, src)
-        target_dir = dst if rel == "." else dst / rel
+    src_s, dst_s = str(src), str(dst)
+    for dirpath, dirnames, filenames in os.walk(src_s):
+        rel = os.path.relpath(dirpath, src_s)
+        target_dir = dst_s if rel == "." else os.path.join(dst_s, rel)
         for name in list(dirnames):
             s = os.path.join(dirpath, name)
-            t = target_dir / name
+            t = os.path.join(target_dir, name)
             if os.path.islink(s):
                 os.symlink(os.readlink(s), t)
                 dirnames.remove(name)  # do not descend into a linked directory
@@ -327,14 +505,69 @@ def link_tree(src: Path, dst: Path) -> None:
                 os.mkdir(t)
         for name in filenames:
             s = os.path.join(dirpath, name)
-            t = target_dir / name
-            if os.path.islink(s):
+            t = os.path.join(target_dir, name)
+            mode = os.lstat(s).st_mode
+            if stat.S_ISLNK(mode):
                 os.symlink(os.readlink(s), t)
-                continue
-            if can_link:
-                try:
-                    os.link(s, t)
-                    continue
-                except OSError:
-                    can_link = False
-            shutil.copy2(s, t, follow_symlinks=False)
+            elif stat.S_ISREG(mode):
+                on_file(s, t, name if rel == "." else os.path.join(rel, name))
+
+
+def copy_tree(src: Path, dst: Path, *, cache_side: str) -> Snapshot:
+    """Copy ``src`` to ``dst`` (which must not exist): every file gets an inode of its own.
+
+    ``cache_side`` says which of the two the cache owns (``"src"`` when restoring into a
+    build directory, ``"dst"`` when keeping a copy of a build tree); the snapshot records
+    the other side's stamps, for ``save_tree``."""
+    copier = _Copier()
+    stamps: dict[str, Stamp] = {}
+    build_is_dst = cache_side == "src"
+
+    def on_file(s: str, t: str, rel: str) -> None:
+        sst, dst_st = copier.file(s, t)
+        stamps[rel] = _stamp(dst_st if build_is_dst else sst)
+
+    _walk(src, dst, on_file)
+    return Snapshot(origin=src if build_is_dst else dst, stamps=stamps)
+
+
+def save_tree(build: Path, dst: Path, snapshot: Snapshot | None) -> None:
+    """Recreate the build tree ``build`` at ``dst`` in the cache: a file unchanged since the
+    snapshot is hard-linked to the cache file it was copied from, every other is copied.
+    No file of ``dst`` is ever a file of ``build``."""
+    copier = _Copier()
+    stamps = snapshot.stamps if snapshot is not None else {}
+
+    def on_file(s: str, t: str, rel: str) -> None:
+        known = stamps.get(rel)
+        if known is not None and snapshot is not None and _stamp(os.lstat(s)) == known:
+            try:
+                os.link(snapshot.origin / rel, t)
+                return
+            except OSError:
+                pass
+        copier.file(s, t)
+
+    _walk(build, dst, on_file)
+
+
+def link_tree(src: Path, dst: Path) -> None:
+    """Recreate ``src`` at ``dst`` (which must not exist) with hard links, where possible.
+
+    Only ever used between trees the cache owns (which nothing writes): never between the
+    cache and a build directory. Falls back to copying per file (another file system).
+    """
+    copier = _Copier()
+    can_link = True
+
+    def on_file(s: str, t: str, rel: str) -> None:
+        nonlocal can_link
+        if can_link:
+            try:
+                os.link(s, t)
+                return
+            except OSError:
+                can_link = False
+        copier.file(s, t)
+
+    _walk(src, dst, on_file)

@@ -17,19 +17,29 @@ import sys
 import time
 import traceback
 from collections.abc import Mapping
+from contextlib import ExitStack
 from pathlib import Path
 
 from pybuildpack import __version__
 from pybuildpack.app import resolve_app
 from pybuildpack.buildpack import checks, deps
 from pybuildpack.buildpack import env as envmod
-from pybuildpack.buildpack.build_cache import BuildCache, CacheState, decide, link_tree
+from pybuildpack.buildpack.build_cache import (
+    BuildCache,
+    CacheState,
+    Snapshot,
+    copy_tree,
+    decide,
+    exclusive_lock,
+)
 from pybuildpack.buildpack.build_data import BuildData, read_report
 from pybuildpack.buildpack.deps import PackageManager
 from pybuildpack.buildpack.log import BuildLog
 from pybuildpack.buildpack.runtime import Installer, install_runtime
 from pybuildpack.catalog import load_catalog
 from pybuildpack.errors import (
+    AppHomeBusy,
+    AppHomeLinkChanged,
     AppHomeNotLinked,
     BuildWarning,
     HookFailed,
@@ -41,6 +51,9 @@ from pybuildpack.host import host_arch
 from pybuildpack.version import Generation, Origin, PythonVersion
 
 APP_HOME_ENV = "PYBUILDPACK_APP_HOME"
+# How long a build waits for another one using APP_HOME/.heroku/python (seconds).
+APP_HOME_WAIT_ENV = "PYBUILDPACK_APP_HOME_WAIT"
+APP_HOME_WAIT_DEFAULT = 1800.0
 EXPORT_ENV = "PYBUILDPACK_EXPORT_FILE"
 # Config vars never passed to the build's subprocesses: they would break the toolchain.
 CONFIG_DENYLIST = frozenset(
@@ -183,16 +196,26 @@ class _Compile:
         self.log = log
         self.data = data
         self.temp_paths: list[Path] = []
+        self.held = ExitStack()  # locks held until the build ends
+        self.linked: Path | None = None  # APP_HOME/.heroku/python, when this build made it
 
     def warn(self, warning: BuildWarning) -> None:
         self.log.warning(warning)
 
     def run(self) -> None:
-        try:
-            self._run()
-        finally:
-            for p in self.temp_paths:
-                shutil.rmtree(p, ignore_errors=True)
+        with self.held:
+            # One build at a time per cache; whatever a killed build left goes first.
+            self.held.enter_context(
+                self.cache.locked(
+                    on_wait=lambda: self.log.info("Waiting for another build using this cache")
+                )
+            )
+            self.cache.prune()
+            try:
+                self._run()
+            finally:
+                for p in self.temp_paths:
+                    shutil.rmtree(p, ignore_errors=True)
 
     def _run(self) -> None:
         build_dir, log, data, environ = self.build_dir, self.log, self.data, self.environ
@@ -268,14 +291,16 @@ class _Compile:
             decision = decide(self.cache.state(), new_state)
             data.set("cache_status", decision.status)
             dest.parent.mkdir(parents=True, exist_ok=True)
+            # The build tree gets copies (never the cache's own files): see build_cache.
             pristine: Path
+            snapshot: Snapshot
             if decision.reuse_dependencies:
                 log.step("Restoring cache")
                 log.info(f"Using cached Python {version} and dependencies")
                 tree = self.cache.python_tree()
                 runtime_tree = self.cache.runtime_tree()
                 assert tree is not None and runtime_tree is not None
-                link_tree(tree, dest)
+                snapshot = copy_tree(tree, dest, cache_side="src")
                 pristine = runtime_tree
             elif decision.reuse_runtime:
                 log.step("Discarding cached dependencies since:")
@@ -283,13 +308,13 @@ class _Compile:
                 log.info(f"Using cached Python {version}")
                 runtime_tree = self.cache.runtime_tree()
                 assert runtime_tree is not None
-                link_tree(runtime_tree, dest)
+                snapshot = copy_tree(runtime_tree, dest, cache_side="src")
                 pristine = runtime_tree
             else:
                 if decision.runtime_reasons:
                     log.step("Discarding cache since:")
                     log.info("\n".join(f" - {r}" for r in decision.runtime_reasons))
-                pristine = self.install_python(version, dest, stack, arch)
+                pristine, snapshot = self.install_python(version, dest, stack, arch)
 
         # ---- package manager and dependencies
         env = envmod.build_env(base, home, version, extra=deps.runtime_env(pm))
@@ -349,12 +374,18 @@ class _Compile:
             )
 
         self.hook("post_compile", env)
+        self.check_app_home_link(dest)
 
         # ---- save the cache: only now that the build succeeded
         with data.timed("cache_save"):
-            self.cache.save(dataclasses.replace(new_state, saved_at=time.time()), pristine, dest)
+            self.cache.save(
+                dataclasses.replace(new_state, saved_at=time.time()), pristine, dest, snapshot,
+                move_runtime=pristine in self.temp_paths,
+            )  # fmt: skip
 
-    def install_python(self, version: PythonVersion, dest: Path, stack: str, arch: str) -> Path:
+    def install_python(
+        self, version: PythonVersion, dest: Path, stack: str, arch: str
+    ) -> tuple[Path, Snapshot]:
         self.log.step(f"Installing Python {version}")
         with self.data.timed("python_install"):
             installed = install_runtime(
@@ -366,13 +397,13 @@ class _Compile:
             if installed.bytes
             else f"Installed in {installed.seconds:.1f}s"
         )
-        # Keep the runtime exactly as installed, for the next build (hard links: no copy).
+        # Keep the runtime exactly as installed, for the next build: a copy, taken before
+        # anything runs in it (a leftover of a killed build is removed by the next one).
         self.cache.root.mkdir(parents=True, exist_ok=True)
         pristine = self.cache.root / f".pristine-{os.getpid()}"
         shutil.rmtree(pristine, ignore_errors=True)
-        link_tree(dest, pristine)
         self.temp_paths.append(pristine)
-        return pristine
+        return pristine, copy_tree(dest, pristine, cache_side="dst")
 
     def link_app_home(self, dest: Path) -> Path:
         """Make ``APP_HOME/.heroku/python`` point at ``dest`` when safe; return the path to use.
@@ -397,11 +428,14 @@ class _Compile:
         if reason is None:
             try:
                 link.parent.mkdir(exist_ok=True)
+                # One path for every build on this host: builds take turns holding it.
+                self.held.enter_context(self.app_home_lock(link))
                 tmp = link.with_name(f".python-link-{os.getpid()}")
                 if tmp.is_symlink():
                     tmp.unlink()
                 os.symlink(dest, tmp)
                 os.replace(tmp, link)
+                self.linked = link
                 return link
             except OSError as exc:
                 reason = f"Linking {link} failed: {exc.strerror or exc}."
@@ -409,6 +443,41 @@ class _Compile:
             AppHomeNotLinked(app_home=str(app_home), build_dir=str(self.build_dir), reason=reason)
         )
         return dest
+
+    def app_home_lock(self, link: Path) -> ExitStack:
+        """Hold ``APP_HOME/.heroku/.python.lock`` until the build ends; wait for it when
+        another build (of any app) holds it, at most ``PYBUILDPACK_APP_HOME_WAIT`` seconds."""
+        try:
+            wait = float(self.environ.get(APP_HOME_WAIT_ENV) or APP_HOME_WAIT_DEFAULT)
+        except ValueError:
+            wait = APP_HOME_WAIT_DEFAULT
+        lock_path = link.with_name(".python.lock")
+        stack = ExitStack()
+        try:
+            stack.enter_context(
+                exclusive_lock(
+                    lock_path,
+                    timeout=wait,
+                    on_wait=lambda: self.log.info(
+                        f"Waiting for another build that uses {link} (at most {wait:g}s)"
+                    ),
+                )
+            )
+        except TimeoutError:
+            raise AppHomeBusy(link=str(link), lock=str(lock_path), seconds=wait) from None
+        return stack
+
+    def check_app_home_link(self, dest: Path) -> None:
+        """Fail rather than save a build whose APP_HOME link was repointed meanwhile (by
+        something that does not take the lock): its dependencies went elsewhere."""
+        if self.linked is None:
+            return
+        try:
+            target = os.readlink(self.linked)
+        except OSError:
+            target = "(no link)"
+        if target != str(dest):
+            raise AppHomeLinkChanged(link=str(self.linked), expected=str(dest), found=target)
 
     def hook(self, name: str, env: Mapping[str, str]) -> None:
         script = self.build_dir / "bin" / name

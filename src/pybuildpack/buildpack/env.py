@@ -13,6 +13,9 @@ Decisions (the classic buildpack's quirks, decided deliberately; see docs/buildp
   own prefix, and a global ``PYTHONHOME`` breaks every other Python (virtual environments,
   a later buildpack's system Python). ``PYBUILDPACK_PYTHON_HOME`` marks the install instead.
 * Prepends never leave an empty entry (no trailing ``:``).
+* Every value written into ``export`` and ``.profile.d`` is shell-quoted: a path holding
+  ``$(...)``, backticks, quotes or spaces is data, never run or split. Only ``$HOME`` (at run
+  time) and the variable being prepended to are expanded, inside double quotes.
 """
 
 from __future__ import annotations
@@ -60,8 +63,15 @@ def build_env(
     return env
 
 
-def _sh_prepend(name: str, value: str) -> str:
-    return f'export {name}="{value}${{{name}:+:${name}}}"'
+def _sh_prepend(name: str, word: str) -> str:
+    """``export NAME=<word>:$NAME`` (no ``:`` when NAME is empty); ``word`` is a shell word,
+    quoted by the caller."""
+    return f'export {name}={word}"${{{name}:+:${name}}}"'
+
+
+def _under_home(rel: str) -> str:
+    """A shell word for ``$HOME/<rel>``: ``$HOME`` expanded (quoted), ``rel`` literal."""
+    return f'"$HOME"/{shlex.quote(rel)}'
 
 
 def profile_script(
@@ -73,15 +83,15 @@ def profile_script(
     ``APP_HOME/.heroku/python`` and the app runs elsewhere, the link is recreated so the
     console scripts' first lines (which name that path) keep working.
     """
-    home = "$HOME/.heroku/python"
+    home = ".heroku/python"
     lines = [
         "# Written by pybuildpack: the Python runtime for this app's processes.",
-        _sh_prepend("PATH", f"{home}/bin"),
+        _sh_prepend("PATH", _under_home(f"{home}/bin")),
         "export PYTHONUNBUFFERED=1",
         'export LANG="${LANG:-C.UTF-8}"',
-        _sh_prepend("LD_LIBRARY_PATH", f"{home}/lib"),
-        _sh_prepend("LIBRARY_PATH", f"{home}/lib"),
-        f'export {MARKER}="{home}"',
+        _sh_prepend("LD_LIBRARY_PATH", _under_home(f"{home}/lib")),
+        _sh_prepend("LIBRARY_PATH", _under_home(f"{home}/lib")),
+        f"export {MARKER}={_under_home(home)}",
     ]
     for name, value in package_manager_env.items():
         lines.append(f"export {name}={shlex.quote(value)}")
@@ -89,7 +99,8 @@ def profile_script(
         app = shlex.quote(str(app_home))
         lines += [
             f'if [ "$HOME" != {app} ] && [ ! -e {app}/.heroku/python ] && [ -w {app} ]; then',
-            f'  mkdir -p {app}/.heroku && ln -sfn "{home}" {app}/.heroku/python 2>/dev/null || :',
+            f"  mkdir -p {app}/.heroku && ln -sfn {_under_home(home)} {app}/.heroku/python"
+            " 2>/dev/null || :",
             "fi",
         ]
     return "\n".join(lines) + "\n"
@@ -102,13 +113,13 @@ def export_script(
     q = shlex.quote
     lines = [
         "# Written by pybuildpack: Python for the buildpacks that run after it.",
-        _sh_prepend("PATH", f"{home}/bin"),
+        _sh_prepend("PATH", q(f"{home}/bin")),
         "export PYTHONUNBUFFERED=1",
         'export LANG="${LANG:-C.UTF-8}"',
-        _sh_prepend("LD_LIBRARY_PATH", f"{home}/lib"),
-        _sh_prepend("LIBRARY_PATH", f"{home}/lib"),
-        _sh_prepend("CPATH", ":".join(include_dirs(home, version))),
-        _sh_prepend("PKG_CONFIG_PATH", f"{home}/lib/pkgconfig"),
+        _sh_prepend("LD_LIBRARY_PATH", q(f"{home}/lib")),
+        _sh_prepend("LIBRARY_PATH", q(f"{home}/lib")),
+        _sh_prepend("CPATH", q(":".join(include_dirs(home, version)))),
+        _sh_prepend("PKG_CONFIG_PATH", q(f"{home}/lib/pkgconfig")),
         f"export {MARKER}={q(str(home))}",
     ]
     for name, value in package_manager_env.items():
