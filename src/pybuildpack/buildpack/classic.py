@@ -189,6 +189,7 @@ class _Compile:
     ) -> None:
         self.build_dir = build_dir.resolve()
         self.cache = BuildCache(cache_dir.resolve())
+        self.cache_dir = cache_dir.resolve()  # CACHE_DIR as given (hooks see it)
         self.env_dir = env_dir
         self.environ = environ
         self.settings: dict[str, str] = environ  # + the app's config vars, once read
@@ -486,12 +487,14 @@ class _Compile:
             return
         self.log.step(f"Running bin/{name} hook")
         self.data.set(f"{name}_hook", True)
-        cmd = [str(script)] if os.access(script, os.X_OK) else ["sh", str(script)]
+        hook_env = {**env, "BUILD_DIR": str(self.build_dir), "CACHE_DIR": str(self.cache_dir)}
+        if self.env_dir is not None:
+            hook_env["ENV_DIR"] = str(self.env_dir.resolve())
         with self.data.timed(f"{name}_hook"):
             proc = subprocess.Popen(
-                cmd,
+                hook_command(script),
                 cwd=self.build_dir,
-                env=dict(env),
+                env=hook_env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
@@ -503,6 +506,22 @@ class _Compile:
             code = proc.wait()
         if code != 0:
             raise HookFailed(hook=name, exit_code=code)
+
+
+def hook_command(script: Path) -> list[str]:
+    """How a hook runs, as on Heroku (which makes it executable and runs it): its own ``#!``
+    line picks the interpreter (with at most one argument, as the kernel reads it), whether
+    or not the file is executable; without one, bash runs it."""
+    try:
+        with script.open("rb") as f:
+            first = f.readline(512)
+    except OSError:
+        first = b""
+    if first.startswith(b"#!"):
+        parts = first[2:].decode("utf-8", "replace").strip().split(None, 1)
+        if parts:
+            return [*parts, str(script)]
+    return [shutil.which("bash") or "/bin/sh", str(script)]
 
 
 def main(argv: list[str]) -> int:
