@@ -10,4 +10,4 @@ Layers (see README "Architecture"):
 Every failure is a typed error (``errors``) rendered to words in one place (``messages``).
 """
 
-__version__ = "0.1.0.dev0"
+__version__ = "0.1.0"

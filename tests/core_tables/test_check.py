@@ -210,3 +210,22 @@ def test_a_bare_requires_python_is_read_as_poetry_does_and_checked(
     outside = warnings["python-version::outside-requires-python"]
     assert "read as ==3.12.*" in outside and "Python 3.13 is outside" in outside
     assert f"pybuildpack pin {app} 3.12" in outside
+
+
+def test_release_metadata_agrees() -> None:
+    """One version everywhere (buildpack.toml, pyproject.toml, the package), and a LICENSE
+    matching pyproject's license."""
+    import sys
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    from pybuildpack import __version__
+
+    buildpack = tomllib.loads((REPO / "buildpack.toml").read_text())["buildpack"]["version"]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert buildpack == project["version"] == __version__
+    assert project["license"] == {"text": "MIT"}
+    assert (REPO / "LICENSE").read_text().startswith("MIT License")
