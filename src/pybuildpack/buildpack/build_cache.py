@@ -54,7 +54,7 @@ import stat
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,8 @@ class CacheState:
     schema: int = SCHEMA
     pybuildpack_version: str | None = None
     saved_at: float | None = None
+    # pip: requirements.txt + PIP_* settings (deps.pip_install_fingerprint); None: unknown
+    install_fingerprint: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -426,6 +428,7 @@ class Snapshot:
 
     origin: Path
     stamps: dict[str, Stamp]
+    others: dict[str, str] = field(default_factory=dict)  # directories and symlinks
 
 
 _FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
@@ -486,7 +489,12 @@ class _Copier:
         return sst, dst_st
 
 
-def _walk(src: Path, dst: Path, on_file: Callable[[str, str, str], None]) -> None:
+def _walk(
+    src: Path,
+    dst: Path,
+    on_file: Callable[[str, str, str], None],
+    others: dict[str, str] | None = None,
+) -> None:
     """Recreate ``src``'s directories and symlinks at ``dst`` (which must not exist) and call
     ``on_file(source, target, relative path)`` for each regular file. Other kinds of file
     (sockets, fifos, devices) are left out."""
@@ -498,17 +506,26 @@ def _walk(src: Path, dst: Path, on_file: Callable[[str, str, str], None]) -> Non
         for name in list(dirnames):
             s = os.path.join(dirpath, name)
             t = os.path.join(target_dir, name)
+            r = name if rel == "." else os.path.join(rel, name)
             if os.path.islink(s):
-                os.symlink(os.readlink(s), t)
+                target = os.readlink(s)
+                os.symlink(target, t)
                 dirnames.remove(name)  # do not descend into a linked directory
+                if others is not None:
+                    others[r] = f"-> {target}"
             else:
                 os.mkdir(t)
+                if others is not None:
+                    others[r] = "dir"
         for name in filenames:
             s = os.path.join(dirpath, name)
             t = os.path.join(target_dir, name)
             mode = os.lstat(s).st_mode
             if stat.S_ISLNK(mode):
-                os.symlink(os.readlink(s), t)
+                target = os.readlink(s)
+                os.symlink(target, t)
+                if others is not None:
+                    others[name if rel == "." else os.path.join(rel, name)] = f"-> {target}"
             elif stat.S_ISREG(mode):
                 on_file(s, t, name if rel == "." else os.path.join(rel, name))
 
@@ -527,8 +544,37 @@ def copy_tree(src: Path, dst: Path, *, cache_side: str) -> Snapshot:
         sst, dst_st = copier.file(s, t)
         stamps[rel] = _stamp(dst_st if build_is_dst else sst)
 
-    _walk(src, dst, on_file)
-    return Snapshot(origin=src if build_is_dst else dst, stamps=stamps)
+    others: dict[str, str] = {}
+    _walk(src, dst, on_file, others)
+    return Snapshot(origin=src if build_is_dst else dst, stamps=stamps, others=others)
+
+
+def tree_unchanged(build: Path, snapshot: Snapshot) -> bool:
+    """Whether ``build`` still holds exactly the snapshot's files (same stamps), directories
+    and symlinks: then it equals the cache tree it was copied from."""
+    files = 0
+    others: dict[str, str] = {}
+    root = str(build)
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel = os.path.relpath(dirpath, root)
+        for name in list(dirnames):
+            r = name if rel == "." else os.path.join(rel, name)
+            s = os.path.join(dirpath, name)
+            if os.path.islink(s):
+                others[r] = f"-> {os.readlink(s)}"
+                dirnames.remove(name)
+            else:
+                others[r] = "dir"
+        for name in filenames:
+            r = name if rel == "." else os.path.join(rel, name)
+            st = os.lstat(os.path.join(dirpath, name))
+            if stat.S_ISLNK(st.st_mode):
+                others[r] = f"-> {os.readlink(os.path.join(dirpath, name))}"
+            elif snapshot.stamps.get(r) != _stamp(st):
+                return False
+            else:
+                files += 1
+    return files == len(snapshot.stamps) and others == snapshot.others
 
 
 def save_tree(build: Path, dst: Path, snapshot: Snapshot | None) -> None:

@@ -31,6 +31,7 @@ from pybuildpack.buildpack.build_cache import (
     copy_tree,
     decide,
     exclusive_lock,
+    tree_unchanged,
 )
 from pybuildpack.buildpack.build_data import BuildData, read_report
 from pybuildpack.buildpack.deps import PackageManager
@@ -285,11 +286,15 @@ class _Compile:
             dependencies_hash=deps.dependencies_hash(build_dir, pm),
             python_home=str(home),
             pybuildpack_version=__version__,
+            install_fingerprint=(
+                deps.pip_install_fingerprint(build_dir, base) if pm is PackageManager.PIP else None
+            ),
         )
 
         # ---- cache restore or discard
         with data.timed("cache_restore"):
-            decision = decide(self.cache.state(), new_state)
+            old_state = self.cache.state()
+            decision = decide(old_state, new_state)
             data.set("cache_status", decision.status)
             dest.parent.mkdir(parents=True, exist_ok=True)
             # The build tree gets copies (never the cache's own files): see build_cache.
@@ -339,19 +344,36 @@ class _Compile:
                     log=log,
                 )
                 data.set(f"{pm.value}_version", deps.TOOL_VERSIONS[pm])
-        log.step(f"Installing dependencies with {pm.display}")
-        with data.timed("dependencies_install"):
-            deps.install_dependencies(
-                pm,
-                tool=tool,
-                home=home,
-                python=python,
-                pip_cache=pip_cache,
-                cache_root=self.cache.root,
-                env=env,
-                cwd=build_dir,
-                log=log,
+        # Fingerprint: pip would install nothing into the environment it made last time.
+        skip_install = (
+            decision.reuse_dependencies
+            and old_state is not None
+            and new_state.install_fingerprint is not None
+            and old_state.install_fingerprint == new_state.install_fingerprint
+        )
+        data.set("dependencies_reused", skip_install)
+        if skip_install:
+            log.step(f"Skipping {pm.display}: dependencies restored from the cache as they were")
+            log.info(
+                "requirements.txt, the PIP_* settings, Python, pip, the stack and the install\n"
+                "path are unchanged since the last build, and requirements.txt names only\n"
+                "packages (no options, URLs or paths): pip would install nothing."
             )
+        else:
+            log.step(f"Installing dependencies with {pm.display}")
+        with data.timed("dependencies_install"):
+            if not skip_install:
+                deps.install_dependencies(
+                    pm,
+                    tool=tool,
+                    home=home,
+                    python=python,
+                    pip_cache=pip_cache,
+                    cache_root=self.cache.root,
+                    env=env,
+                    cwd=build_dir,
+                    log=log,
+                )
 
         # ---- environment for the app and for later buildpacks
         app_home = Path(environ.get(APP_HOME_ENV) or "/app")
@@ -378,11 +400,22 @@ class _Compile:
         self.check_app_home_link(dest)
 
         # ---- save the cache: only now that the build succeeded
+        final_state = dataclasses.replace(new_state, saved_at=time.time())
+        unchanged = (
+            decision.reuse_dependencies
+            and old_state is not None
+            and dataclasses.replace(old_state, saved_at=None)
+            == dataclasses.replace(new_state, saved_at=None)
+            and snapshot.origin == self.cache.python_tree()
+            and tree_unchanged(dest, snapshot)
+        )
+        if unchanged:
+            log.info("Build cache unchanged (same inputs, same files): not saved again")
         with data.timed("cache_save"):
-            self.cache.save(
-                dataclasses.replace(new_state, saved_at=time.time()), pristine, dest, snapshot,
-                move_runtime=pristine in self.temp_paths,
-            )  # fmt: skip
+            if not unchanged:
+                self.cache.save(
+                    final_state, pristine, dest, snapshot, move_runtime=pristine in self.temp_paths
+                )
 
     def install_python(
         self, version: PythonVersion, dest: Path, stack: str, arch: str

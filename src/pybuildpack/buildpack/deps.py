@@ -107,6 +107,32 @@ def dependencies_hash(app_dir: Path, pm: PackageManager) -> str:
     return h.hexdigest()
 
 
+def pip_install_fingerprint(app_dir: Path, settings: Mapping[str, str]) -> str | None:
+    """What decides the outcome of ``pip install -r requirements.txt`` into an environment
+    it already installed: the file and the ``PIP_*`` settings. ``None`` when the file can
+    give another outcome without changing: a line that is an option (``-e``, ``-r``,
+    ``-c``, ``--upgrade``, an index, ...) or a URL or path (``name @ url``, ``./dir``).
+
+    pip never upgrades a requirement that is already satisfied, so with the same file, the
+    same settings and the environment it produced (restored from the cache), running it
+    again installs nothing."""
+    try:
+        text = (app_dir / "requirements.txt").read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    for raw in text.replace("\\\n", " ").splitlines():
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        requirement = line.split(" --hash", 1)[0]
+        if requirement.startswith("-") or any(c in requirement for c in "@/\\:"):
+            return None
+    h = hashlib.sha256(text.encode())
+    for name in sorted(k for k in settings if k.startswith("PIP_")):
+        h.update(f"\0{name}={settings[name]}".encode())
+    return h.hexdigest()
+
+
 # --------------------------------------------------------------------------- pip
 
 
