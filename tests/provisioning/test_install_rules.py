@@ -15,6 +15,7 @@ import pytest
 from pybuildpack.errors import PyBuildpackError
 from pybuildpack.provision import api
 from pybuildpack.provision.api import MARKER
+from pybuildpack.provision.store import Store
 
 from . import test_install as _shared
 from .archives import compress, dir_entry, fake_archive, fake_runtime_entries, link_entry, tar_bytes
@@ -139,6 +140,7 @@ def test_a_swapped_cache_entry_is_dropped_and_fetched_again(
     install(pub, tmp_path / "a", cache)
     (entry,) = [p for p in cache.iterdir() if p.name.startswith(pub.sha256)]
     entry.write_bytes(fake_archive("3.12.0", "pbs"))  # another valid archive
+    Store(cache).clear()  # the runtime store would serve it: this tests the archive beneath
     result = install(pub, tmp_path / "b", cache)
     assert result.cache_hit is False and server.hits[pub.path] == 2
     assert run_python(tmp_path / "b", "--version") == f"Python {V}"
@@ -151,6 +153,7 @@ def test_a_truncated_cache_entry_is_fetched_again(server: LoopbackServer, tmp_pa
     install(pub, tmp_path / "a", cache)
     (entry,) = [p for p in cache.iterdir() if p.name.startswith(pub.sha256)]
     entry.write_bytes(pub.data[: len(pub.data) // 2])
+    Store(cache).clear()
     install(pub, tmp_path / "b", cache)
     assert server.hits[pub.path] == 2 and entry.read_bytes() == pub.data
 

@@ -140,3 +140,66 @@ def test_heroku_layout_from_loopback_bootstraps_pip(
     assert main(args) == 0  # again: already installed, no download
     doc = json.loads(capsys.readouterr().out)
     assert doc["already_installed"] is True and server.hits[f"/{name}"] == 1
+
+
+def _wheel(folder: Path) -> Path:
+    """A minimal pure-Python wheel with a console script (built by hand: no network)."""
+    import zipfile
+
+    dist = "demo-1.0.dist-info"
+    files = {
+        "demo.py": "def main():\n    print('demo ran')\n",
+        f"{dist}/METADATA": "Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n",
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
+        f"{dist}/entry_points.txt": "[console_scripts]\ndemo = demo:main\n",
+    }
+    record = "".join(f"{name},,\n" for name in files) + f"{dist}/RECORD,,\n"
+    path = folder / "demo-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as z:
+        for name, text in {**files, f"{dist}/RECORD": record}.items():
+            z.writestr(name, text)
+    return path
+
+
+def test_a_build_in_a_store_linked_runtime_leaves_the_store_unchanged(
+    packed: Packed, server: LoopbackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pip installs and uninstalls, bytecode is compiled, scripts are relocated: none of
+    it may write into a file the runtime shares with the store."""
+    from pybuildpack.provision.relocate import fix_shebangs
+    from pybuildpack.provision.store import Store
+
+    from .test_store import snapshot
+
+    monkeypatch.setenv("PYBUILDPACK_ALLOW_INSECURE_HTTP", "1")
+    v = str(packed.version)
+    name = pbs_name(v)
+    server.files[f"/20260101/{name}"] = packed.pbs
+    entry = {"version": v, "release": "20260101", "target": "x86_64-unknown-linux-gnu",
+             "file": name, "sha256": sha256(packed.pbs)}  # fmt: skip
+    downloads = write_json(tmp_path / "d.json", downloads_doc(server.url, [entry]))
+    cache = tmp_path / "cache"
+    options = {"downloads": downloads, "arch": "amd64", "cache_dir": cache, "progress": False}
+    install_python(packed.version, tmp_path / "first", **options)  # type: ignore[arg-type]
+    store = Store(cache).entry(sha256(packed.pbs))
+    before = snapshot(store)
+    dest = tmp_path / "app" / ".heroku" / "python"
+    result = install_python(packed.version, dest, **options)  # type: ignore[arg-type]
+    assert result.cache_hit and server.hits[f"/20260101/{name}"] == 1
+    python = str(dest / "bin" / "python3")
+    pip = [python, "-m", "pip", "--disable-pip-version-check", "--no-input", "-q"]
+
+    def ok(*cmd: str) -> None:
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    ok(*pip, "install", "--no-index", str(_wheel(tmp_path)))
+    ok(str(dest / "bin" / "demo"))
+    fix_shebangs(dest)
+    ok(python, "-m", "compileall", "-f", "-q", str(dest / "lib"))  # rewrites every .pyc
+    ok(*pip, "uninstall", "-y", "demo")
+    ok(*pip, "uninstall", "-y", "pip")  # removes files the runtime shares with the store
+    assert snapshot(store) == before
+    _ = install_python(packed.version, tmp_path / "again", **options)  # type: ignore[arg-type]
+    _check_runtime(tmp_path / "again", packed.version)  # the store entry still passes

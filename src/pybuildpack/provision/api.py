@@ -52,6 +52,7 @@ from pybuildpack.provision import atomic, download, settings
 from pybuildpack.provision.cache import DownloadCache, cache_errors
 from pybuildpack.provision.relocate import fix_shebangs, verify
 from pybuildpack.provision.sources import ArchiveSpec, archive_for, parse_sha256sums
+from pybuildpack.provision.store import Damaged, Store
 from pybuildpack.provision.systar import system_tar, unpack
 from pybuildpack.provision.tarsafe import audit_tree
 from pybuildpack.version import Origin, PythonVersion, RequestedVersion
@@ -149,25 +150,37 @@ def install_python(
                 tempfile.mkdtemp(prefix=f".{dest.name}.{_TEMP_TAG}-{os.getpid()}-", dir=dest.parent)
             )
         try:
-            found = _from_cache(cache, spec, expected, tmp, tar)
-            if found is not None:
-                root, digest, size, hit = *found, True
+
+            def fetch(into: Path) -> tuple[Path, str, int, bool]:
+                """Unpack the archive into ``into/runtime`` (from the download cache, else
+                downloading it), verified; then relocate it and prove it runs."""
+                found = _from_cache(cache, spec, expected, into, tar)
+                if found is not None:
+                    root, digest, size, hit = *found, True
+                else:
+                    root, digest, size = _download_and_extract(
+                        spec, expected, into, cache, key, version, requested, catalog, progress,
+                        tar, allow_http,
+                    )  # fmt: skip
+                    hit = False
+                # Nothing of the archive is published before this point: the digest matched.
+                fix_shebangs(root)
+                verify(root, version)
+                fix_shebangs(root)  # pip's scripts, if ensurepip just wrote them
+                if _restrictive_umask():  # files written after unpacking (pip)
+                    audit_tree(root, spec.url)
+                return root, digest, size, hit
+
+            stored = _via_store(cache, spec, expected, version, tmp, fetch) if expected else None
+            if stored is not None:
+                root, digest, size, hit = stored
             else:
-                root, digest, size = _download_and_extract(
-                    spec, expected, tmp, cache, key, version, requested, catalog, progress, tar,
-                    allow_http,
-                )  # fmt: skip
-                hit = False
-            # Nothing of the archive is published before this point: the digest matched.
-            fix_shebangs(root)
-            verify(root, version)
-            fix_shebangs(root)  # pip's scripts, if ensurepip just wrote them
+                root, digest, size, hit = fetch(tmp)
             marker_path = root / MARKER
             marker_path.write_text(
                 json.dumps({"version": str(version), "sha256": digest, "url": spec.url}) + "\n"
             )
-            if _restrictive_umask():  # files written after unpacking (pip, the marker)
-                audit_tree(root, spec.url)
+            os.chmod(marker_path, 0o644)
             with destination_errors(dest):
                 check_replaceable(dest)  # again: it may have changed while we worked
                 publish(root, dest)
@@ -285,6 +298,57 @@ def _from_cache(
     if refusal is not None:
         raise refusal
     return root, expected, tee.count
+
+
+def _via_store(
+    cache: DownloadCache,
+    spec: ArchiveSpec,
+    expected: str,
+    version: PythonVersion,
+    tmp: Path,
+    fetch: Callable[[Path], tuple[Path, str, int, bool]],
+) -> tuple[Path, str, int, bool] | None:
+    """The runtime at ``tmp/runtime``, linked from the runtime store (see ``store``): from
+    its entry for ``expected`` when there is a sound one, else from a new entry made by
+    ``fetch``. A damaged entry is dropped and made again. None when the store cannot be
+    used (e.g. a read-only cache): the caller then unpacks straight into ``tmp``."""
+    store = Store(cache.root)
+    for attempt in range(2):
+        try:
+            manifest = store.manifest(expected)
+        except Damaged:
+            manifest = None
+            with cache_errors(store.root):
+                store.drop(expected)
+        except OSError:
+            return None
+        size, hit = 0, True
+        if manifest is None:
+            try:
+                staging = store.new_staging()
+            except OSError:
+                return None
+            try:
+                _, _, size, hit = fetch(staging)
+                with cache_errors(store.root):
+                    manifest = store.seal(
+                        staging, expected, {"version": str(version), "url": spec.url}
+                    )
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        root = tmp / "runtime"
+        try:
+            with destination_errors(tmp):
+                store.link_into(expected, manifest, root)
+        except Damaged as exc:
+            _empty(tmp)
+            with cache_errors(store.root):
+                store.drop(expected)
+            if attempt:  # just made, and already damaged: something else writes there
+                raise DownloadCacheUnusable(path=str(store.root), detail=str(exc)) from None
+            continue
+        return root, expected, size, hit
+    raise AssertionError("unreachable")
 
 
 def _empty(folder: Path) -> None:

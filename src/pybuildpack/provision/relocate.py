@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 from pathlib import Path
 
@@ -51,7 +52,13 @@ def fix_shebangs(root: Path) -> list[str]:
         local = name if (bindir / name).exists() else "python3"
         data = script.read_bytes()
         body = data.split(b"\n", 1)[1] if b"\n" in data else b""
-        script.write_bytes(_TRAMPOLINE.format(interpreter=local).encode() + body)
+        # A new file renamed over the old one, never a write in place: the script may be
+        # shared (a hard link) with another tree, such as the runtime store.
+        tmp = script.with_name(f".{script.name}.pybuildpack-tmp")
+        tmp.unlink(missing_ok=True)
+        tmp.write_bytes(_TRAMPOLINE.format(interpreter=local).encode() + body)
+        os.chmod(tmp, stat.S_IMODE(script.stat().st_mode) | 0o200)
+        os.replace(tmp, script)
         fixed.append(script.name)
     return fixed
 

@@ -1,0 +1,314 @@
+"""The runtime store: unpacked runtimes kept read-only, by archive sha256, and hard-linked
+into each new destination.
+
+Layout, under the download cache: ``store/<sha256>/runtime/`` (the runtime as verified:
+unpacked, relocated, proven to run) and ``store/<sha256>/manifest.json`` (every entry with
+its kind, mode, size and mtime, and a digest of that list). Rules:
+
+* **Only verified archives.** An entry is made from a runtime whose archive matched its
+  sha256 and whose interpreter ran (``api``), never with ``--allow-unverified``.
+* **Atomic.** An entry is built in ``store/.staging-<pid>-*`` and renamed to its name in one
+  step, manifest included: a reader sees a whole entry or none. Staging left by a killed
+  process is removed by the next install.
+* **Nothing writes into a store file in place.** Store files are read-only (0444, 0555 for
+  executables). Files that builds are known to edit after install (scripts in ``bin/``,
+  ``*-config``, ``_sysconfigdata*``, ``Makefile``, ``*.pc``, ``*.pth``) are *copied* into
+  each destination, never linked. Everything else is linked: what writes into an installed
+  runtime afterwards replaces files rather than editing them (pip unlinks before it writes
+  and moves files away to uninstall, ``.pyc`` files are written to a temporary name and
+  renamed, ``fix_shebangs`` replaces). A tool that still opens a linked file for writing
+  gets "Permission denied", unless it runs as root: then the check on use catches it.
+* **Checked on use.** Before linking, every file's type, size, mtime and mode are compared
+  with the manifest (one ``lstat`` each, which linking needs anyway): a missing, truncated,
+  rewritten or re-moded file, a damaged manifest or a partial entry makes the entry
+  ``Damaged``, and the caller drops and rebuilds it from the (verified) archive. Contents
+  are not hashed on use: that would cost more than unpacking again, the contents were
+  verified through the archive's sha256 when the entry was made, and an in-place write
+  changes the mtime (resetting it takes a deliberate ``utime``, by someone who can write
+  the cache, and so could as well replace pybuildpack itself).
+* **Other file systems.** A hard link needs the store and the destination on one file
+  system: on ``EXDEV`` (or a file system without hard links) files are copied instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pybuildpack.provision import atomic
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+_STAGING = ".staging-"
+_TRASH = ".trash-"
+_LINK_ERRORS = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
+
+DIR, LINKED, COPIED, SYMLINK = "d", "f", "c", "l"
+
+
+class Damaged(Exception):
+    """A store entry that does not match its manifest (or has none)."""
+
+
+def _copied(rel: str, path: str) -> bool:
+    """Whether a regular file is copied into each destination (builds edit it), rather
+    than linked."""
+    name = rel.rpartition("/")[2]
+    if rel.startswith("bin/") and "/" not in rel[4:]:
+        try:
+            with open(path, "rb") as f:
+                return f.read(4) != b"\x7fELF"  # scripts: shebangs get rewritten
+        except OSError:
+            return True
+    return (
+        name.startswith("_sysconfigdata")
+        or name.startswith("_sysconfig_vars")
+        or name == "Makefile"
+        or name.endswith((".pc", ".pth", "-config"))
+    )
+
+
+def _digest(entries: list[list[Any]]) -> str:
+    return hashlib.sha256(json.dumps(entries, separators=(",", ":")).encode()).hexdigest()
+
+
+class Store:
+    def __init__(self, cache_root: Path) -> None:
+        self.root = cache_root / "store"
+
+    def entry(self, sha256: str) -> Path:
+        return self.root / sha256
+
+    # ----------------------------------------------------------------- making entries
+
+    def new_staging(self) -> Path:
+        """An empty private folder in the store, for unpacking a runtime into
+        ``staging/runtime``."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.remove_stale()
+        return Path(tempfile.mkdtemp(prefix=f"{_STAGING}{os.getpid()}-", dir=self.root))
+
+    def seal(self, staging: Path, sha256: str, meta: dict[str, str]) -> dict[str, Any]:
+        """Make ``staging/runtime`` read-only, write its manifest, and rename ``staging``
+        to the entry for ``sha256`` (replacing a damaged one). Returns the manifest."""
+        runtime = staging / "runtime"
+        entries: list[list[Any]] = []
+        base = str(runtime)
+        for folder, dirs, files in os.walk(base):
+            rel_dir = os.path.relpath(folder, base)
+            prefix = "" if rel_dir == "." else rel_dir + "/"
+            for name in sorted(dirs):
+                path = os.path.join(folder, name)
+                if os.path.islink(path):
+                    entries.append([prefix + name, SYMLINK, os.readlink(path)])
+                else:
+                    entries.append([prefix + name, DIR])
+            for name in sorted(files):
+                path = os.path.join(folder, name)
+                st = os.lstat(path)
+                if stat.S_ISLNK(st.st_mode):
+                    entries.append([prefix + name, SYMLINK, os.readlink(path)])
+                    continue
+                if not stat.S_ISREG(st.st_mode):
+                    continue  # audit_tree refused these already
+                mode = 0o555 if st.st_mode & 0o111 else 0o444
+                os.chmod(path, mode)
+                kind = COPIED if _copied(prefix + name, path) else LINKED
+                entries.append([prefix + name, kind, mode, st.st_size, st.st_mtime_ns])
+            dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
+        manifest = {
+            "format": FORMAT,
+            "sha256": sha256,
+            **meta,
+            "entries": entries,
+            "digest": _digest(entries),
+        }
+        (staging / MANIFEST).write_text(json.dumps(manifest, separators=(",", ":")))
+        final = self.entry(sha256)
+        if final.exists() or final.is_symlink():
+            self.drop(sha256)
+        if not atomic.rename_noreplace(staging, final):  # no renameat2: a plain rename
+            os.rename(staging, final)
+        return manifest
+
+    def drop(self, sha256: str) -> None:
+        """Remove an entry: renamed aside first (one step), then deleted."""
+        final = self.entry(sha256)
+        trash = Path(tempfile.mkdtemp(prefix=f"{_TRASH}{os.getpid()}-", dir=self.root))
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(final, trash / "entry")
+        shutil.rmtree(trash, ignore_errors=True)
+
+    def remove_stale(self) -> None:
+        """Staging and trash folders of processes that are gone."""
+        for tag in (_STAGING, _TRASH):
+            for p in self.root.glob(f"{tag}*"):
+                try:
+                    pid = int(p.name[len(tag) :].split("-", 1)[0])
+                except ValueError:
+                    continue
+                if pid != os.getpid() and not _alive(pid):
+                    shutil.rmtree(p, ignore_errors=True)
+
+    def clear(self) -> int:
+        """Remove every entry; returns how many."""
+        if not self.root.is_dir():
+            return 0
+        count = sum(1 for p in self.root.iterdir() if not p.name.startswith("."))
+        shutil.rmtree(self.root, ignore_errors=True)
+        return count
+
+    # ----------------------------------------------------------------- using entries
+
+    def manifest(self, sha256: str) -> dict[str, Any] | None:
+        """The entry's manifest; None when there is no entry. ``Damaged`` when there is
+        one whose manifest is missing or does not hold together."""
+        final = self.entry(sha256)
+        try:
+            text = (final / MANIFEST).read_text("utf-8")
+        except FileNotFoundError:
+            if final.exists() or final.is_symlink():
+                raise Damaged(f"{final} has no manifest") from None
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise Damaged(f"{final / MANIFEST}: {exc}") from None
+        try:
+            data = json.loads(text)
+            ok = (
+                data["format"] == FORMAT
+                and data["sha256"] == sha256
+                and data["digest"] == _digest(data["entries"])
+            )
+        except (ValueError, KeyError, TypeError):
+            ok = False
+        if not ok:
+            raise Damaged(f"{final / MANIFEST} is damaged")
+        return data  # type: ignore[no-any-return]
+
+    def link_into(self, sha256: str, manifest: dict[str, Any], dest: Path) -> bool:
+        """Recreate the entry at ``dest`` (which must not exist): folders and symlinks made
+        afresh, files hard-linked (copied where builds edit them, or where links fail).
+        Raises ``Damaged`` when a store file does not match the manifest. Returns whether
+        anything was linked (False: everything was copied)."""
+        src = str(self.entry(sha256) / "runtime")
+        dst = str(dest)
+        entries = manifest["entries"]
+        symlinks = self._vet(sha256, entries)
+        mask = os.umask(0o022)  # folders 0755 whatever the umask (we are single-threaded here)
+        try:
+            os.mkdir(dst, 0o755)
+            try:
+                linked = self._files(src, dst, entries)
+                for rel, text in symlinks:  # last: no path above passes through one
+                    os.symlink(text, dst + "/" + rel)
+            except (FileExistsError, FileNotFoundError, NotADirectoryError) as exc:
+                raise Damaged(f"the manifest does not describe a tree: {exc}") from None
+        finally:
+            os.umask(mask)
+        return linked
+
+    def _vet(self, sha256: str, entries: list[list[Any]]) -> list[tuple[str, str]]:
+        """Paths stay below the runtime, and every symlink resolves inside it (the rules
+        of ``tarsafe.Plan``), even if someone who can write the cache edited the manifest."""
+        from pybuildpack.provision import tarsafe
+
+        plan = tarsafe.Plan(strip=None, url=str(self.entry(sha256)), limits=tarsafe.Limits(0, 0))
+        symlinks: list[tuple[str, str]] = []
+        for item in entries:
+            rel = item[0]
+            if not isinstance(rel, str) or rel.startswith("/") or "/../" in f"/{rel}/":
+                raise Damaged(f"the manifest names {rel!r}")
+            if item[1] == SYMLINK:
+                if item[2].startswith("/"):
+                    raise Damaged(f"the manifest links {rel!r} outside the runtime")
+                plan.kinds[rel] = tarsafe.SYMLINK
+                plan.targets[rel] = item[2]
+                plan.symlinks.append(
+                    tarsafe.Member(rel, tarsafe.SYMLINK, 0, 0o777, 0, target=item[2], shown=rel)
+                )
+                symlinks.append((rel, item[2]))
+        try:
+            plan.finish()
+        except Exception as exc:  # UnsafeArchive: a symlink leaving the runtime
+            raise Damaged(f"the manifest has a symlink leaving the runtime: {exc}") from None
+        return symlinks
+
+    def _files(self, src: str, dst: str, entries: list[list[Any]]) -> bool:
+        link = True
+        linked = False
+        for item in entries:
+            rel, kind = item[0], item[1]
+            target = dst + "/" + rel
+            if kind == DIR:
+                os.mkdir(target, 0o755)
+                continue
+            if kind == SYMLINK:
+                continue
+            source = src + "/" + rel
+            try:
+                st = os.lstat(source)
+            except OSError as exc:
+                raise Damaged(f"{source}: {exc.strerror}") from None
+            if (
+                not stat.S_ISREG(st.st_mode)
+                or stat.S_IMODE(st.st_mode) != item[2]
+                or st.st_size != item[3]
+                or st.st_mtime_ns != item[4]
+            ):
+                raise Damaged(f"{source} differs from the store's manifest")
+            if kind == LINKED and link:
+                try:
+                    os.link(source, target, follow_symlinks=False)
+                    linked = True
+                    continue
+                except OSError as exc:
+                    if exc.errno not in _LINK_ERRORS:
+                        raise
+                    link = False  # another file system: copy from now on
+            _copy(source, target, 0o755 if item[2] & 0o111 else 0o644, st)
+        return linked
+
+
+def _copy(source: str, target: str, mode: int, st: os.stat_result) -> None:
+    sfd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        dfd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            done = 0
+            try:
+                while done < st.st_size:
+                    n = os.copy_file_range(sfd, dfd, st.st_size - done)
+                    if n == 0:
+                        break
+                    done += n
+            except (OSError, AttributeError):
+                os.lseek(sfd, done, os.SEEK_SET)
+                os.lseek(dfd, done, os.SEEK_SET)
+                while chunk := os.read(sfd, 1 << 20):
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(dfd, view) :]
+            os.fchmod(dfd, mode)
+            os.utime(dfd, ns=(st.st_atime_ns, st.st_mtime_ns))
+        finally:
+            os.close(dfd)
+    finally:
+        os.close(sfd)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
