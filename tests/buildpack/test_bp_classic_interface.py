@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -158,15 +157,6 @@ def test_bin_detect_classic(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").unlink()
     p = subprocess.run([REPO / "bin" / "detect", tmp_path], capture_output=True, text=True)
     assert p.returncode == 1 and "No Python project files found" in p.stderr
-
-
-def bare_buildpack(tmp: Path) -> Path:
-    """A copy of the buildpack as a platform would fetch it: no dev venv inside."""
-    bp = tmp / "buildpack"
-    ignore = shutil.ignore_patterns("__pycache__")
-    shutil.copytree(REPO / "bin", bp / "bin", ignore=ignore)
-    shutil.copytree(REPO / "src" / "pybuildpack", bp / "src" / "pybuildpack", ignore=ignore)
-    return bp
 
 
 def test_bin_compile_rejects_an_unusable_pybuildpack_python(tmp_path: Path) -> None:

@@ -233,6 +233,19 @@ def _expect_first_fetches(
     assert fetched_wheels == (0 if flavour == "package" else len(needed))
 
 
+def _expect_the_app_answers(
+    box: Sandbox, script: str, env: dict[str, str], cwd: str, port: int, version: str
+) -> None:
+    """Start the web process inside the image; it answers HTTP 200 with the built Python."""
+    running = box.start(["/bin/sh", "-c", script], env, cwd=cwd)
+    try:
+        status, body = wait_for_http(f"http://127.0.0.1:{port}/", running)
+    finally:
+        running.stop()
+    assert status == 200
+    assert json.loads(body) == {"message": "Hello from pybuildpack", "python": version}
+
+
 # --------------------------------------------------------------------------- the cases
 
 KINDS = ["python", "bare", "old-python"]
@@ -294,13 +307,7 @@ def test_classic_builds_twice_and_serves(
     port = free_port()
     serve_env = {"PATH": CHROOT_PATH, "HOME": "/app", "PORT": str(port), "LANG": "C.UTF-8"}
     script = f'for f in /app/.profile.d/*.sh; do . "$f"; done; exec {_web_command()}'
-    running = box.start(["/bin/sh", "-c", script], serve_env, cwd="/app")
-    try:
-        status, body = wait_for_http(f"http://127.0.0.1:{port}/", running)
-    finally:
-        running.stop()
-    assert status == 200
-    assert json.loads(body) == {"message": "Hello from pybuildpack", "python": inputs.version}
+    _expect_the_app_answers(box, script, serve_env, "/app", port, inputs.version)
 
 
 def _launch_env(layers: Path, inside: str, base: dict[str, str]) -> dict[str, str]:
@@ -401,10 +408,5 @@ def test_cnb_builds_twice_and_serves(
     launch = _launch_env(lc.layers, "/layers/pybuildpack_python",
                          {"PATH": CHROOT_PATH, "HOME": "/root", "PORT": str(port)})  # fmt: skip
     assert "pybuildpack-runner" not in launch["PATH"], "the runner never reaches the app image"
-    running = box.start(["/bin/sh", "-c", f"exec {_web_command()}"], launch, cwd="/workspace")
-    try:
-        status, body = wait_for_http(f"http://127.0.0.1:{port}/", running)
-    finally:
-        running.stop()
-    assert status == 200
-    assert json.loads(body) == {"message": "Hello from pybuildpack", "python": inputs.version}
+    script = f"exec {_web_command()}"
+    _expect_the_app_answers(box, script, launch, "/workspace", port, inputs.version)
