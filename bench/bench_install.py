@@ -92,6 +92,10 @@ def main() -> None:
     uv = tool("uv")
     if uv is None:
         raise SystemExit("uv not found: pip install uv")
+    # Bytecode as an installed package has it (pip compiles on install): otherwise, with
+    # PYTHONDONTWRITEBYTECODE set, every run would compile the sources it imports.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "src" / "pybuildpack")],
+                   check=True, capture_output=True)  # fmt: skip
     work = Path(tempfile.mkdtemp(prefix="pybuildpack-bench-", dir=args.tmpdir))
     stem = "install-tmpfs" if args.tmpdir else "install"
     try:
@@ -131,7 +135,7 @@ def main() -> None:
                 run([*pbp, "--dest", str(work / f"pgp{i}"), "--cache-dir", str(work / f"pgpc{i}"),
                      "--unpacker", "python"], env)  # fmt: skip
 
-            def pbp_gz_new_dest(i: int) -> None:  # archive already in the download cache
+            def pbp_gz_new_dest(i: int) -> None:  # runtime already in the store (same cache)
                 run([*pbp, "--dest", str(work / f"pgn{i}"), "--cache-dir", str(work / f"pgc{i}")],
                     env)  # fmt: skip
 
@@ -157,6 +161,13 @@ def main() -> None:
                 run([uv, "python", "install", v, "--no-bin"], uv_env)
 
             curl = tool("curl") or "curl"
+            # ISA-L's inflate (what pybuildpack uses when `isal` is installed): the igzip
+            # program, else the one python-isal ships.
+            igzip = (
+                f"{tool('igzip')} -d -c"
+                if tool("igzip")
+                else f"{sys.executable} -m isal.igzip -d -c"
+            )
 
             def floor(i: int, url: str, decompress: str, tag: str) -> None:
                 dest = work / f"{tag}{i}"
@@ -175,12 +186,15 @@ def main() -> None:
             groups: list[list[tuple[str, Callable[[int], None]]]] = [
                 [("pybuildpack cold .tar.gz", pbp_gz),
                  ("pybuildpack warm, same dest (no-op)", pbp_gz),
-                 ("pybuildpack warm, new dest (download cache)", pbp_gz_new_dest)],
+                 ("pybuildpack warm, new dest (runtime store)", pbp_gz_new_dest)],
                 [("pybuildpack cold .tar.zst", pbp_zst)],
                 [("pybuildpack cold .tar.gz, --unpacker python", pbp_gz_python)],
-                [("uv python install cold .tar.gz", uv_install)],
+                [("uv python install cold .tar.gz", uv_install),
+                 ("uv python install again (no-op)", uv_install)],
                 [("curl | gzip -d | tar -x .tar.gz",
                   lambda i: floor(i, f"{server.url}/20260101/{gz_name}", "gzip -d", "tg"))],
+                [("curl | igzip -d | tar -x .tar.gz (ISA-L floor)",
+                  lambda i: floor(i, f"{server.url}/20260101/{gz_name}", igzip, "ti"))],
                 [("curl | zstd -d | tar -x .tar.zst",
                   lambda i: floor(i, f"{server.url}/{zst_name}", "zstd -d --long=31", "tz"))],
             ]  # fmt: skip
@@ -192,7 +206,7 @@ def main() -> None:
                         os.sync()
                         results[name].append(timed(lambda action=action, i=i: action(i)))
                 tags = ("pg", "pgc", "pgn", "pgp", "pgpc", "pz", "pzc", "uv", "uvbin", "uvc", "tg",
-                        "tz")  # fmt: skip
+                        "ti", "tz")  # fmt: skip
                 fresh(*(work / f"{tag}{i}" for tag in tags))
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -208,18 +222,34 @@ def main() -> None:
     gz_cold, zst_cold = "pybuildpack cold .tar.gz", "pybuildpack cold .tar.zst"
     uv_cold = "uv python install cold .tar.gz"
     gz_floor, zst_floor = "curl | gzip -d | tar -x .tar.gz", "curl | zstd -d | tar -x .tar.zst"
+    isal_floor = "curl | igzip -d | tar -x .tar.gz (ISA-L floor)"
     ratios = {
         "pybuildpack cold .tar.gz / uv": ratio(gz_cold, uv_cold),
         "pybuildpack cold .tar.gz / curl|gzip|tar": ratio(gz_cold, gz_floor),
         "pybuildpack cold .tar.zst / curl|zstd|tar": ratio(zst_cold, zst_floor),
         "uv / curl|gzip|tar": ratio(uv_cold, gz_floor),
+        "pybuildpack cold .tar.gz / curl|igzip|tar (ISA-L floor)": ratio(gz_cold, isal_floor),
+        "uv / curl|igzip|tar (ISA-L floor)": ratio(uv_cold, isal_floor),
         "pybuildpack cold .tar.gz: python unpacker / system tar": ratio(
             "pybuildpack cold .tar.gz, --unpacker python", gz_cold
         ),
         "pybuildpack warm new dest / cold, .tar.gz": ratio(
-            "pybuildpack warm, new dest (download cache)", gz_cold
+            "pybuildpack warm, new dest (runtime store)", gz_cold
         ),
+        "pybuildpack warm new dest / uv cold": ratio(
+            "pybuildpack warm, new dest (runtime store)", uv_cold
+        ),
+        "pybuildpack cold .tar.zst / uv": ratio(zst_cold, uv_cold),
     }
+    noop = [
+        a - b
+        for a, b in zip(
+            results["pybuildpack warm, same dest (no-op)"],
+            results["uv python install again (no-op)"],
+            strict=True,
+        )
+    ]
+    noop_gap = (statistics.median(noop), min(noop), max(noop))
     meta = {
         "python": v,
         "archive_bytes": {"tar.gz": len(gz), "tar.zst": len(zst)},
@@ -231,7 +261,8 @@ def main() -> None:
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{stem}.json").write_text(
-        json.dumps({"meta": meta, "median_seconds": med, "runs_seconds": results, "ratios": ratios},
+        json.dumps({"meta": meta, "median_seconds": med, "runs_seconds": results, "ratios": ratios,
+                    "noop_minus_uv_seconds": noop_gap},
                    indent=2) + "\n"
     )  # fmt: skip
     lines = [
@@ -252,6 +283,9 @@ def main() -> None:
         "| ratio | median of the per-round ratios | range over rounds |",
         "|---|---|---|",
         *(f"| {k} | {r[0]:.2f} | {r[1]:.2f} - {r[2]:.2f} |" for k, r in ratios.items()),
+        "",
+        f"No-op install, pybuildpack minus uv: {noop_gap[0] * 1000:.0f} ms (median of the "
+        f"per-round differences; {noop_gap[1] * 1000:.0f} to {noop_gap[2] * 1000:.0f} ms).",
         "",
         "pybuildpack's cold install also verifies the sha256, writes the archive to its download",
         "cache, re-points script shebangs, and runs `python3 --version` and `python3 -m pip",

@@ -50,11 +50,9 @@ from pybuildpack.errors import (
 from pybuildpack.host import host_arch
 from pybuildpack.provision import atomic, download, settings
 from pybuildpack.provision.cache import DownloadCache, cache_errors
-from pybuildpack.provision.relocate import fix_shebangs, verify
 from pybuildpack.provision.sources import ArchiveSpec, archive_for, parse_sha256sums
 from pybuildpack.provision.store import Damaged, Store
-from pybuildpack.provision.systar import system_tar, unpack
-from pybuildpack.provision.tarsafe import audit_tree
+from pybuildpack.provision.systar import system_tar, unpacker_choice
 from pybuildpack.version import Origin, PythonVersion, RequestedVersion
 
 MARKER = ".pybuildpack-runtime.json"
@@ -101,7 +99,7 @@ def install_python(
     ``allow_insecure_http`` (or ``PYBUILDPACK_ALLOW_INSECURE_HTTP=1``): accept plain-http
     URLs; the sha256 must then be pinned in the download metadata."""
     start = time.monotonic()
-    tar = system_tar(unpacker)
+    unpacker = unpacker_choice(unpacker)  # a bad PYBUILDPACK_UNPACKER is refused before any work
     allow_http = allow_insecure_http or settings.allow_insecure_http()
     settings.http_timeout(), settings.http_retries()  # refuse bad values before any work
     catalog = catalog or load_catalog()
@@ -138,6 +136,11 @@ def install_python(
             source=spec.source,
             warnings=warnings,
         )
+    # Imported here, not at the top: a no-op install needs none of the unpacking code.
+    from pybuildpack.provision.relocate import fix_shebangs, verify
+    from pybuildpack.provision.tarsafe import audit_tree
+
+    tar = system_tar(unpacker)
     check_replaceable(dest)
     with destination_errors(dest.parent):
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -284,6 +287,8 @@ def _from_cache(
         with cache_errors(cached), cached.open("rb") as f:
             tee = _Tee(f, None, lambda n: None)
             try:
+                from pybuildpack.provision.systar import unpack
+
                 root = unpack(tee, spec.compression, tmp, strip=spec.strip, url=spec.url, tar=tar)
             except (ArchiveCorrupt, UnsafeArchive, ArchiveTooLarge, UnpackFailed) as exc:
                 refusal = exc
@@ -384,6 +389,8 @@ def _download_and_extract(
             ):
                 tee = _Tee(opened.stream, sink, advance)
                 try:
+                    from pybuildpack.provision.systar import unpack
+
                     root = unpack(
                         tee, spec.compression, tmp, strip=spec.strip, url=spec.url, tar=tar
                     )

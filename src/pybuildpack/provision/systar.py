@@ -28,13 +28,13 @@ import subprocess
 import tempfile
 from functools import cache
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from pybuildpack.errors import ArchiveCorrupt, DiskFull, UnpackFailed, UsageError
-from pybuildpack.provision import tarsafe
-from pybuildpack.provision.download import Readable
-from pybuildpack.provision.extract import ThreadedDecompressor, extract_stream, unpack_errors
-from pybuildpack.provision.sources import Compression
+
+if TYPE_CHECKING:  # imported when unpacking: a no-op install needs none of it
+    from pybuildpack.provision.download import Readable
+    from pybuildpack.provision.sources import Compression
 
 UNPACKER_ENV = "PYBUILDPACK_UNPACKER"
 UNPACKERS = ("auto", "tar", "python")
@@ -56,14 +56,20 @@ def _tar_flavour(path: str) -> str | None:
     return None
 
 
+def unpacker_choice(choice: str | None = None) -> str:
+    """``choice`` (default: ``PYBUILDPACK_UNPACKER``, else ``auto``), checked."""
+    choice = (choice or os.environ.get(UNPACKER_ENV) or "auto").strip().lower()
+    if choice not in UNPACKERS:
+        raise UsageError(detail=f"{UNPACKER_ENV}={choice!r} is not one of: {', '.join(UNPACKERS)}")
+    return choice
+
+
 def system_tar(choice: str | None = None) -> str | None:
     """The tar to unpack with, or None to unpack in Python.
 
     ``choice`` (default: ``PYBUILDPACK_UNPACKER``): ``auto`` uses GNU tar or bsdtar when
     on PATH, ``python`` never does, ``tar`` insists (a usage error without one)."""
-    choice = (choice or os.environ.get(UNPACKER_ENV) or "auto").strip().lower()
-    if choice not in UNPACKERS:
-        raise UsageError(detail=f"{UNPACKER_ENV}={choice!r} is not one of: {', '.join(UNPACKERS)}")
+    choice = unpacker_choice(choice)
     if choice == "python":
         return None
     found = shutil.which("tar")
@@ -102,6 +108,9 @@ def _unpack_with_tar(
     strip: str | None,
     url: str,
 ) -> Path:
+    from pybuildpack.provision import tarsafe
+    from pybuildpack.provision.extract import ThreadedDecompressor
+
     limits = tarsafe.Limits.from_env()
     root = dest / "runtime"
     root.mkdir(mode=0o755)
@@ -170,6 +179,8 @@ def unpack(
     """Unpack a runtime archive below ``dest`` (an existing, empty, private directory) with
     ``tar`` (a path from ``system_tar``) or, when None, in Python. Returns the runtime's
     root, ``dest/runtime`` (the archive's top folder, if any, stripped)."""
+    from pybuildpack.provision.extract import extract_stream, unpack_errors
+
     if tar is None:
         return extract_stream(stream, compression, dest, strip=strip, url=url)
     with unpack_errors(url, str(dest)):
