@@ -15,10 +15,32 @@ from typing import ClassVar
 from pybuildpack.version import MajorVersion, Origin, PythonVersion, RequestedVersion
 
 
+def _describe(cls: type) -> None:
+    """Give a class without a docstring one (its id): ``dataclass`` would otherwise build
+    one from ``inspect.signature``, the larger part of this module's import time."""
+    if not cls.__doc__:
+        cls.__doc__ = f"{cls.__name__} [{getattr(cls, 'id', '')}]"
+
+
 class PyBuildpackError(Exception):
     """Base class of every failure a user can cause or fix. Never shown as a traceback."""
 
     id: ClassVar[str] = "internal-error"
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        _describe(cls)
+
+    def __repr__(self) -> str:
+        # one shared repr instead of one generated per error class (import time)
+        from dataclasses import fields, is_dataclass
+
+        shown = (
+            [f"{f.name}={getattr(self, f.name)!r}" for f in fields(self)]
+            if is_dataclass(self)
+            else []
+        )
+        return f"{type(self).__name__}({', '.join(shown)})"
 
     def __str__(self) -> str:  # pragma: no cover - exercised through messages tests
         from pybuildpack.messages import render
@@ -32,11 +54,15 @@ class BuildWarning:
 
     id: ClassVar[str] = "warning"
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        _describe(cls)
+
 
 # --------------------------------------------------------------------------- .python-version
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class PythonVersionFileInvalidVersion(PyBuildpackError):
     id: ClassVar[str] = "python-version-file::invalid-version"
     line: str
@@ -48,41 +74,41 @@ class PythonVersionFileInvalidVersion(PyBuildpackError):
     all_lines: tuple[str, ...] = ()
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class PythonVersionFileNoVersion(PyBuildpackError):
     id: ClassVar[str] = "python-version-file::no-version"
     suggested: MajorVersion | None = None  # filled by the reader: the catalog default
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class PythonVersionFileMultipleVersions(PyBuildpackError):
     id: ClassVar[str] = "python-version-file::multiple-versions"
     versions: tuple[str, ...]
     suggested: MajorVersion | None = None  # filled by the reader: the catalog default
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class PythonVersionFileInvalidEncoding(PyBuildpackError):
     id: ClassVar[str] = "python-version-file::invalid-encoding"
     encoding: str  # human description, e.g. "UTF-8 with a byte order mark (BOM)"
     suggested: MajorVersion | None = None  # filled by the reader: the catalog default
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class PythonVersionFileMisspelled(PyBuildpackError):
     id: ClassVar[str] = "python-version-file::misspelled"
     filename: str
     suggested: MajorVersion | None = None  # filled by the reader: the catalog default
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class PythonVersionFileUnreadable(PyBuildpackError):
     id: ClassVar[str] = "python-version-file::unreadable"
     path: str
     reason: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class VersionFileNotWritable(PyBuildpackError):
     """``pin``/``migrate`` could not write .python-version."""
 
@@ -91,7 +117,7 @@ class VersionFileNotWritable(PyBuildpackError):
     reason: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class VersionFileOutsideApp(PyBuildpackError):
     """A version file is a symbolic link leading out of the app directory: it is neither
     read (its content is never shown) nor written through."""
@@ -102,12 +128,12 @@ class VersionFileOutsideApp(PyBuildpackError):
     suggested: MajorVersion | None = None  # filled by the reader: the version to write
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class RuntimeTxtOutsideApp(VersionFileOutsideApp):
     id: ClassVar[str] = "runtime-txt::outside-app"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class PipfileLockOutsideApp(VersionFileOutsideApp):
     id: ClassVar[str] = "pipfile-lock::outside-app"
 
@@ -115,14 +141,14 @@ class PipfileLockOutsideApp(VersionFileOutsideApp):
 # --------------------------------------------------------------------------- runtime.txt
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class RuntimeTxtInvalidVersion(PyBuildpackError):
     id: ClassVar[str] = "runtime-txt::invalid-version"
     content: str
     suggested: MajorVersion | None = None  # filled by the reader: the catalog default
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class RuntimeTxtNotSupported(PyBuildpackError):
     """Fir: runtime.txt is no longer read at all; its presence is an error."""
 
@@ -139,14 +165,14 @@ class RuntimeTxtDeprecated(BuildWarning):
 # --------------------------------------------------------------------------- Pipfile.lock
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class PipfileLockInvalidJson(PyBuildpackError):
     id: ClassVar[str] = "pipfile-lock::invalid-json"
     detail: str
     suggested: MajorVersion | None = None  # filled by the reader: the catalog default
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class PipfileLockInvalidVersion(PyBuildpackError):
     id: ClassVar[str] = "pipfile-lock::invalid-version"
     field: str
@@ -157,7 +183,7 @@ class PipfileLockInvalidVersion(PyBuildpackError):
 # --------------------------------------------------------------------------- resolution
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class PythonVersionEol(PyBuildpackError):
     id: ClassVar[str] = "python-version::eol"
     requested: RequestedVersion
@@ -167,7 +193,7 @@ class PythonVersionEol(PyBuildpackError):
     removal_date: str | None = None  # when builds stopped (status by date: removed)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class PythonVersionUnknownMajor(PyBuildpackError):
     id: ClassVar[str] = "python-version::unknown-major"
     requested: RequestedVersion
@@ -179,7 +205,7 @@ class PythonVersionUnknownMajor(PyBuildpackError):
     state: str | None = None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class PythonVersionUnknownPatch(PyBuildpackError):
     id: ClassVar[str] = "python-version::unknown-patch"
     requested: RequestedVersion
@@ -245,14 +271,14 @@ class PyprojectUnreadable(BuildWarning):
 # --------------------------------------------------------------------------- platform / catalog
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class CatalogInvalid(PyBuildpackError):
     id: ClassVar[str] = "catalog::invalid"
     path: str
     detail: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class CatalogSourceInvalid(PyBuildpackError):
     """Upstream data for ``catalog update`` cannot be fetched or used."""
 
@@ -293,14 +319,14 @@ class CatalogStale(BuildWarning):
     days: int
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class StackUnknown(PyBuildpackError):
     id: ClassVar[str] = "stack::unknown"
     stack: str
     known: tuple[str, ...]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class ArchUnsupported(PyBuildpackError):
     id: ClassVar[str] = "platform::unsupported-arch"
     arch: str
@@ -308,13 +334,13 @@ class ArchUnsupported(PyBuildpackError):
     supported: tuple[str, ...]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class AppDirNotFound(PyBuildpackError):
     id: ClassVar[str] = "app-dir::not-found"
     path: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class UsageError(PyBuildpackError):
     """Bad command-line input that argparse itself cannot catch."""
 
@@ -325,7 +351,7 @@ class UsageError(PyBuildpackError):
 # ---- buildpack
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class BuildpackInvocationInvalid(PyBuildpackError):
     """The platform called a buildpack entry point wrongly (missing argument or env var)."""
 
@@ -333,59 +359,59 @@ class BuildpackInvocationInvalid(PyBuildpackError):
     detail: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class StackNotSet(PyBuildpackError):
     id: ClassVar[str] = "checks::stack::missing"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class DuplicatePythonBuildpack(PyBuildpackError):
     id: ClassVar[str] = "checks::duplicate-python-buildpack"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class ExistingPythonDir(PyBuildpackError):
     id: ClassVar[str] = "checks::existing-python-dir"
     path: str
     entries: tuple[str, ...]  # a few names found inside, to help the user recognise it
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class ExistingVenvDir(PyBuildpackError):
     id: ClassVar[str] = "checks::existing-venv-dir"
     name: str  # ".venv" or "venv"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class UnsafeEnvironment(PyBuildpackError):
     id: ClassVar[str] = "checks::unsafe-env-vars"
     names: tuple[str, ...]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class PackageManagerNoneFound(PyBuildpackError):
     id: ClassVar[str] = "package-manager::none-found"
     files: tuple[str, ...]  # what the app root contains, to compare against
     supported: tuple[str, ...]  # the lock/requirements files this generation reads
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class PackageManagerMultipleFound(PyBuildpackError):
     id: ClassVar[str] = "package-manager::multiple-found"
     found: tuple[tuple[str, str], ...]  # (file, package manager), fixed order
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class PipenvMissingLockfile(PyBuildpackError):
     id: ClassVar[str] = "package-manager::pipenv-missing-lockfile"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class SetupPyOnly(PyBuildpackError):
     id: ClassVar[str] = "package-manager::setup-py-only"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class PackageManagerNotSupported(PyBuildpackError):
     """A package manager this generation does not support (Pipenv on fir)."""
 
@@ -394,18 +420,18 @@ class PackageManagerNotSupported(PyBuildpackError):
     generation: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class UvPythonVersionFileRequired(PyBuildpackError):
     id: ClassVar[str] = "python-version-file::not-found"
     suggested: MajorVersion
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class UvRuntimeTxtNotSupported(RuntimeTxtNotSupported):
     """The uv variant of ``RuntimeTxtNotSupported`` (same id): its fix uses ``uv python pin``."""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class PythonInstallFailed(PyBuildpackError):
     """Installing the runtime failed for a reason the provisioning layer did not type."""
 
@@ -414,13 +440,13 @@ class PythonInstallFailed(PyBuildpackError):
     detail: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class BundledPipNotFound(PyBuildpackError):
     id: ClassVar[str] = "internal-error::bundled-pip-not-found"
     path: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class PackageManagerInstallFailed(PyBuildpackError):
     id: ClassVar[str] = "install-package-manager"
     package_manager: str
@@ -428,7 +454,7 @@ class PackageManagerInstallFailed(PyBuildpackError):
     detail: str  # last lines of the tool's output
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class DependencyInstallFailed(PyBuildpackError):
     id: ClassVar[str] = "install-dependencies"
     package_manager: str
@@ -436,14 +462,14 @@ class DependencyInstallFailed(PyBuildpackError):
     exit_code: int
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class HookFailed(PyBuildpackError):
     id: ClassVar[str] = "hooks::failed"
     hook: str  # "pre_compile" or "post_compile"
     exit_code: int
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class BuildCacheUnusable(PyBuildpackError):
     """`pybuildpack cache` pointed at something that is not a build cache directory."""
 
@@ -462,7 +488,7 @@ class AppHomeNotLinked(BuildWarning):
     reason: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class AppHomeBusy(PyBuildpackError):
     """Another build held APP_HOME/.heroku/python for longer than this build would wait."""
 
@@ -472,7 +498,7 @@ class AppHomeBusy(PyBuildpackError):
     seconds: float
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class AppHomeLinkChanged(PyBuildpackError):
     """APP_HOME/.heroku/python was repointed during the build by something else."""
 
@@ -485,21 +511,21 @@ class AppHomeLinkChanged(PyBuildpackError):
 # ---- provisioning
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class DownloadsFileInvalid(PyBuildpackError):
     id: ClassVar[str] = "install-python::invalid-downloads-file"
     path: str
     detail: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class SourceUnknown(PyBuildpackError):
     id: ClassVar[str] = "install-python::unknown-source"
     source: str
     known: tuple[str, ...]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class NoDownloadForVersion(PyBuildpackError):
     """The source needs per-version metadata (e.g. a release tag) that the data lacks."""
 
@@ -509,7 +535,7 @@ class NoDownloadForVersion(PyBuildpackError):
     target: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class ChecksumUnavailable(PyBuildpackError):
     id: ClassVar[str] = "install-python::checksum-unavailable"
     url: str
@@ -517,7 +543,7 @@ class ChecksumUnavailable(PyBuildpackError):
     detail: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class ChecksumMismatch(PyBuildpackError):
     id: ClassVar[str] = "install-python::checksum-mismatch"
     url: str
@@ -525,21 +551,21 @@ class ChecksumMismatch(PyBuildpackError):
     actual: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class DownloadFailed(PyBuildpackError):
     id: ClassVar[str] = "install-python::download-failed"
     url: str
     detail: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class DownloadTimeout(PyBuildpackError):
     id: ClassVar[str] = "install-python::timeout"
     url: str
     seconds: float
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class DownloadConnectionFailed(PyBuildpackError):
     """No connection to the download server: refused, unreachable, or its name unknown."""
 
@@ -550,13 +576,13 @@ class DownloadConnectionFailed(PyBuildpackError):
     detail: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class DiskFull(PyBuildpackError):
     id: ClassVar[str] = "install-python::disk-full"
     path: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class UnsafeArchive(PyBuildpackError):
     id: ClassVar[str] = "install-python::unsafe-archive"
     url: str
@@ -564,14 +590,14 @@ class UnsafeArchive(PyBuildpackError):
     reason: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class ArchiveCorrupt(PyBuildpackError):
     id: ClassVar[str] = "install-python::corrupt-archive"
     url: str
     detail: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class UnpackFailed(PyBuildpackError):
     """The system tar failed for a reason other than a full disk."""
 
@@ -580,7 +606,7 @@ class UnpackFailed(PyBuildpackError):
     detail: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class BrokenRuntime(PyBuildpackError):
     id: ClassVar[str] = "install-python::broken-runtime"
     version: PythonVersion
@@ -597,7 +623,7 @@ class InstallUnverified(BuildWarning):
 # ---- provisioning: the security model (docs/provisioning.md)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class ArchiveTooLarge(PyBuildpackError):
     """An archive exceeds a cap on unpacked bytes or member count."""
 
@@ -608,21 +634,21 @@ class ArchiveTooLarge(PyBuildpackError):
     setting: str  # the variable that raises the cap
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class DestinationUnusable(PyBuildpackError):
     id: ClassVar[str] = "install-python::destination-unusable"
     path: str
     detail: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class DownloadCacheUnusable(PyBuildpackError):
     id: ClassVar[str] = "install-python::cache-unusable"
     path: str
     detail: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class LockTimeout(PyBuildpackError):
     id: ClassVar[str] = "install-python::lock-timeout"
     lock: str
@@ -630,7 +656,7 @@ class LockTimeout(PyBuildpackError):
     holder: str  # who holds it, as far as known
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class InsecureUrl(PyBuildpackError):
     """A plain-http archive or checksum URL, not explicitly allowed."""
 
@@ -638,7 +664,7 @@ class InsecureUrl(PyBuildpackError):
     url: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class InsecureChecksum(PyBuildpackError):
     """Plain http is allowed, but the archive's sha256 is not pinned in the metadata."""
 
@@ -646,7 +672,7 @@ class InsecureChecksum(PyBuildpackError):
     url: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class InvalidSetting(PyBuildpackError):
     id: ClassVar[str] = "install-python::invalid-setting"
     name: str
@@ -654,13 +680,13 @@ class InvalidSetting(PyBuildpackError):
     expected: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class DecompressorUnavailable(PyBuildpackError):
     id: ClassVar[str] = "install-python::zstd-unavailable"
     url: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class DownloadTooSlow(PyBuildpackError):
     """The whole download did not finish within the deadline (a trickling server)."""
 
