@@ -17,7 +17,7 @@ from pybuildpack.version import MajorVersion, Origin, PythonVersion, RequestedVe
 
 def _describe(cls: type) -> None:
     """Give a class without a docstring one (its id): ``dataclass`` would otherwise build
-    one from ``inspect.signature``, the larger part of this module's import time."""
+    one from ``inspect.signature`` for each class, which slows this module's import."""
     if not cls.__doc__:
         cls.__doc__ = f"{cls.__name__} [{getattr(cls, 'id', '')}]"
 
