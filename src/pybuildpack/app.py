@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from pybuildpack.catalog import Catalog
+from pybuildpack.catalog import Catalog, SourceBuilds
 from pybuildpack.errors import (
     AppDirNotFound,
     BuildWarning,
@@ -23,7 +23,7 @@ from pybuildpack.errors import (
 )
 from pybuildpack.requested import read_requested_version, suggest_major
 from pybuildpack.requires_python import check_requires_python, parse_requires_python
-from pybuildpack.resolve import Resolution, check_platform, resolve
+from pybuildpack.resolve import Resolution, check_platform, for_source, resolve
 from pybuildpack.version import Generation, MajorVersion, Origin, PythonVersion, RequestedVersion
 
 if TYPE_CHECKING:
@@ -93,8 +93,13 @@ def resolve_app(
     stack: str | None = None,
     arch: str | None = None,
     cached_version: PythonVersion | None = None,
+    builds: SourceBuilds | None = None,
 ) -> Resolution:
-    """Resolve the Python version for the app in ``app_dir``. Raises ``PyBuildpackError``."""
+    """Resolve the Python version for the app in ``app_dir``. Raises ``PyBuildpackError``.
+
+    ``builds``: the archive source that will install it (the builds pass theirs), when
+    known: a patch it lacks is ``python-version::unknown-patch`` now, a major resolves to
+    the newest patch it has (see ``resolve.for_source``); checked for ``arch``."""
     if not app_dir.is_dir():
         raise AppDirNotFound(path=str(app_dir))
     check_platform(catalog, stack, arch)
@@ -111,6 +116,7 @@ def resolve_app(
         resolution = resolve(
             requested.version, catalog, generation=generation, stack=stack, arch=arch
         )
+        resolution = for_source(resolution, catalog, builds, arch)
         if uses_uv(app_dir):
             check_uv(requested.version)
     except PyBuildpackError as err:

@@ -113,6 +113,26 @@ class FakeInstaller:
         return Result()
 
 
+def pbs_patches(series: str, arch: str = "amd64") -> list[PythonVersion]:
+    """The patches of ``series`` the bundled download metadata lists for the pbs source
+    (what the builds resolve against by default), oldest first."""
+    from pybuildpack.catalog import source_builds
+    from pybuildpack.provision.sources import load_downloads
+
+    builds = source_builds(load_downloads(REPO / "src/pybuildpack/data/downloads.json"), "pbs")
+    assert builds is not None
+    return sorted(v for v in builds.versions(arch) if str(v.series) == series)
+
+
+def write_downloads(path: Path, drop: Callable[[dict[str, Any]], bool]) -> Path:
+    """The bundled download metadata without the pbs archives ``drop`` selects."""
+    data = json.loads((REPO / "src/pybuildpack/data/downloads.json").read_text())
+    pbs = data["sources"]["pbs"]
+    pbs["archives"] = [a for a in pbs["archives"] if not drop(a)]
+    path.write_text(json.dumps(data))
+    return path
+
+
 def write_catalog(path: Path, default: str, stacks: Mapping[str, list[str]] | None = None) -> Path:
     data = json.loads(bundled_catalog_text())
     data["policy"]["default_major"] = default

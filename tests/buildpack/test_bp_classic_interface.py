@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from bp_support import REPO, ClassicPlatform, base_env, local_series
+from bp_support import REPO, ClassicPlatform, base_env, local_series, pbs_patches
 
 from pybuildpack.buildpack import classic
 
@@ -138,10 +138,11 @@ def test_report_prints_the_build_data(platform: ClassicPlatform, capsys: object)
 
 def test_outdated_pin_is_reported(platform: ClassicPlatform) -> None:
     series = local_series()[0]
-    built, _ = platform.compile({**REQS, ".python-version": f"{series}.0\n"})
+    oldest = pbs_patches(series)[0]  # the oldest patch the default (pbs) source has
+    built, _ = platform.compile({**REQS, ".python-version": f"{oldest}\n"})
     assert built.code == 0, built.log
     report = platform.report()
-    assert report["python_version"] == f"{series}.0"
+    assert report["python_version"] == str(oldest)
     assert report["python_version_pinned"] is True
     assert report["python_version_outdated"] is True
     assert "Warning: A newer Python" in built.err

@@ -123,3 +123,25 @@ def test_eol_from_the_cache_is_the_cached_variant(tmp_path: Path) -> None:
     outcome = run(case, tmp_path, Generation.CEDAR)
     assert isinstance(outcome, e.PythonVersionEol)
     assert outcome.requested.origin.value == "cached"
+
+
+def test_oldest_python_fixture_with_the_build_sources(tmp_path: Path) -> None:
+    """pip_oldest_python pins 3.10.0, which Heroku's archives have and python-build-standalone
+    never built: a build from the default source (pbs) says so at resolve time; with the
+    heroku source the outcome is Heroku's (README, "Differences from Heroku")."""
+    from pybuildpack.app import resolve_app
+    from pybuildpack.buildpack.runtime import build_source_builds
+    from pybuildpack.catalog import load_catalog
+
+    catalog = load_catalog()
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "requirements.txt").write_text("")
+    (app / ".python-version").write_text("3.10.0\n")
+    heroku = build_source_builds({"PYBUILDPACK_SOURCE": "heroku"}, catalog)
+    assert heroku is None
+    assert str(resolve_app(app, catalog, arch="amd64", builds=heroku).version) == "3.10.0"
+    pbs = build_source_builds({}, catalog)
+    with pytest.raises(e.PythonVersionUnknownPatch) as caught:
+        resolve_app(app, catalog, arch="amd64", builds=pbs)
+    assert caught.value.source == "pbs" and caught.value.nearest

@@ -36,7 +36,7 @@ from pybuildpack.buildpack.build_cache import (
 from pybuildpack.buildpack.build_data import BuildData, read_report
 from pybuildpack.buildpack.deps import PackageManager
 from pybuildpack.buildpack.log import BuildLog
-from pybuildpack.buildpack.runtime import Installer, install_runtime
+from pybuildpack.buildpack.runtime import Installer, build_source_builds, install_runtime
 from pybuildpack.catalog import load_catalog
 from pybuildpack.errors import (
     AppHomeBusy,
@@ -245,6 +245,7 @@ class _Compile:
             stack=stack,
             arch=arch,
             cached_version=sticky,
+            builds=build_source_builds(base, catalog),
         )
         requested, version = resolution.requested, resolution.version
         # (uv apps without .python-version: resolve_app raised the uv errors already)

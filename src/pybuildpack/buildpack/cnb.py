@@ -22,7 +22,7 @@ from pybuildpack.buildpack.layers import Target
 from pybuildpack.buildpack.layers import dependencies as dep_layers
 from pybuildpack.buildpack.layers import python as python_layer
 from pybuildpack.buildpack.log import BuildLog
-from pybuildpack.buildpack.runtime import Installer
+from pybuildpack.buildpack.runtime import Installer, build_source_builds
 from pybuildpack.catalog import Catalog, load_catalog
 from pybuildpack.errors import (
     BuildpackInvocationInvalid,
@@ -100,7 +100,12 @@ def _build(
     target = target_from_env(environ)
     stack = stack_for(catalog, target)
     resolution = resolve_app(
-        app_dir, catalog, generation=Generation.FIR, stack=stack, arch=target.arch
+        app_dir,
+        catalog,
+        generation=Generation.FIR,
+        stack=stack,
+        arch=target.arch,
+        builds=build_source_builds(environ, catalog),
     )
     requested, version = resolution.requested, resolution.version  # uv rule: in resolve_app
     if requested.origin is Origin.DEFAULT:

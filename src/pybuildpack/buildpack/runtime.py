@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from pybuildpack.catalog import Catalog, SourceBuilds, downloads_path, source_builds
 from pybuildpack.errors import PyBuildpackError, PythonInstallFailed
 from pybuildpack.version import PythonVersion
 
@@ -64,6 +65,20 @@ def provisioning_options(settings: Mapping[str, str]) -> dict[str, Any]:
         elif value:
             options[key] = Path(value) if key in ("downloads", "cache_dir") else value
     return options
+
+
+def build_source_builds(settings: Mapping[str, str], catalog: Catalog) -> SourceBuilds | None:
+    """The builds of the archive source a build installs from: ``PYBUILDPACK_SOURCE`` (an
+    app config var too) or the default, with ``PYBUILDPACK_DOWNLOADS`` or the download
+    metadata that goes with ``catalog``. ``None`` for a source without a list of builds
+    (the catalog's patches stand for it). Resolving against it makes a patch the source
+    lacks an error before anything is downloaded."""
+    from pybuildpack.provision.sources import choose_source, load_downloads
+
+    options = provisioning_options(settings)
+    name = choose_source(options.get("source"))
+    downloads = options.get("downloads") or downloads_path(None, catalog)
+    return source_builds(load_downloads(downloads), name)
 
 
 def install_runtime(
