@@ -68,6 +68,11 @@ def _run(root: Path, version: PythonVersion, *args: str) -> subprocess.Completed
     command = [str(python), *args]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["PYTHONNOUSERSITE"] = "1"
+    # As the app will run it (profile.d/export prepend <home>/lib): a Heroku-layout runtime
+    # links a shared libpython and has no RUNPATH.
+    lib = str(root / "lib")
+    before = env.get("LD_LIBRARY_PATH")
+    env["LD_LIBRARY_PATH"] = f"{lib}:{before}" if before else lib
     try:
         return subprocess.run(
             command, capture_output=True, text=True, env=env, timeout=300, check=False
