@@ -693,3 +693,21 @@ class DownloadTooSlow(PyBuildpackError):
     id: ClassVar[str] = "install-python::download-too-slow"
     url: str
     seconds: float
+
+
+@dataclass(eq=False, repr=False)
+class CollectstaticFailed(PyBuildpackError):
+    """``manage.py collectstatic --noinput`` failed (classic builds of Django apps)."""
+
+    id: ClassVar[str] = "collectstatic::failed"
+    kind: str  # syntax-error, improper-configuration, fancy-references, missing-file, other
+    manage_py: str  # relative to the app root
+    exit_code: int
+    output: str  # the command's last lines
+
+
+@dataclass(frozen=True)
+class CollectstaticDisabledFile(BuildWarning):
+    """The app disables collectstatic with the old ``.heroku/collectstatic_disabled`` file."""
+
+    id: ClassVar[str] = "collectstatic::disabled-file"

@@ -1062,7 +1062,9 @@ def _(err: e.PackageManagerInstallFailed) -> tuple[str, str]:
 
 Installing the package manager from the package index failed. This is often a
 temporary network problem: retry the build, and check the index (PyPI status page,
-or the PIP_INDEX_URL you configured).
+or the PIP_INDEX_URL you configured). Builds without network access need the wheel of
+{err.package_manager} {err.version} in a folder named by PIP_FIND_LINKS, with
+PIP_NO_INDEX=1 (both work as app config vars).
 """,
     )
 
@@ -1086,6 +1088,43 @@ def _(err: e.HookFailed) -> tuple[str, str]:
         f"The bin/{err.hook} hook failed",
         f"bin/{err.hook} exited with status {err.exit_code}; its output above says why.\n"
         f"Fix the script (or remove it) and build again.\n",
+    )
+
+
+@renders(e.CollectstaticFailed)
+def _(err: e.CollectstaticFailed) -> tuple[str, str]:
+    hint = {
+        "syntax-error": "Python reported a SyntaxError in the app's code or settings.",
+        "improper-configuration": "Django reported ImproperlyConfigured: check the settings "
+        "(STATIC_ROOT must be set, and DJANGO_SETTINGS_MODULE must be importable).",
+        "fancy-references": "A CSS file references a file that does not exist (a manifest "
+        "storage such as WhiteNoise's checks every url() in CSS).",
+        "missing-file": "A file or directory collectstatic needs does not exist (OSError).",
+    }.get(err.kind, "Its output above and below says why.")
+    return (
+        "Django's collectstatic failed",
+        f"""
+`python {err.manage_py} collectstatic --noinput` exited with status {err.exit_code}.
+{hint} Its last lines:
+
+{err.output}
+
+Fix the app (run the same command locally to reproduce it), or build without it: set the
+config var DISABLE_COLLECTSTATIC=1 (DEBUG_COLLECTSTATIC=1 shows the command's environment
+when it fails).
+""",
+    )
+
+
+@renders(e.CollectstaticDisabledFile)
+def _(w: e.CollectstaticDisabledFile) -> tuple[str, str]:
+    return (
+        "The .heroku/collectstatic_disabled file is deprecated",
+        """
+Django's collectstatic was skipped because the app has the file
+.heroku/collectstatic_disabled. Delete the file and set the config var
+DISABLE_COLLECTSTATIC=1 instead.
+""",
     )
 
 

@@ -35,6 +35,33 @@ REPO = Path(__file__).resolve().parents[2]
 PYENV = Path(os.environ.get("PYENV_ROOT", "/root/.pyenv")) / "versions"
 
 
+def tool_wheelhouse() -> Path | None:
+    """A folder holding the pinned pip and setuptools wheels (``data/tools.json``), which the
+    builds install from ``PIP_FIND_LINKS`` in these offline tests: the test wheelhouse
+    (``PYBUILDPACK_TEST_WHEELHOUSE``, default ``<repo>/.cache/wheelhouse``; scripts/test
+    downloads them). None when it lacks them."""
+    from pybuildpack.buildpack.deps import TOOLS
+
+    path = Path(os.environ.get("PYBUILDPACK_TEST_WHEELHOUSE") or REPO / ".cache" / "wheelhouse")
+    for name, version in (("pip", TOOLS.pip), ("setuptools", TOOLS.setuptools)):
+        if not list(path.glob(f"{name}-{version}-*.whl")):
+            return None
+    return path
+
+
+def need_tool_wheelhouse() -> Path:
+    house = tool_wheelhouse()
+    if house is None:
+        from pybuildpack.buildpack.deps import TOOLS
+
+        pytest.skip(
+            f"no pip {TOOLS.pip} / setuptools {TOOLS.setuptools} wheels in the test wheelhouse "
+            f"(pip download --no-deps -d .cache/wheelhouse pip=={TOOLS.pip} "
+            f"setuptools=={TOOLS.setuptools}; scripts/test does)"
+        )
+    return house
+
+
 def local_cpython(series: str) -> Path | None:
     """A local CPython install (pyenv layout) of ``series`` (e.g. "3.12"), if any."""
     if not PYENV.is_dir():
@@ -89,12 +116,46 @@ def copy_runtime(base: Path, dest: Path, version: PythonVersion) -> None:
                 os.link(full, dest / rel / name)
 
 
+_UNPACKED: dict[str, Path] = {}
+
+
+def unpacked_wheel(wheel: Path) -> Path:
+    """``wheel`` unzipped once per test session (what an install puts in site-packages,
+    minus scripts): a pure-Python wheel is the same for every runtime."""
+    import tempfile
+    import zipfile
+
+    if wheel.name not in _UNPACKED:
+        target = Path(tempfile.mkdtemp(prefix="pybuildpack-wheel-"))
+        with zipfile.ZipFile(wheel) as z:
+            z.extractall(target)
+        _UNPACKED[wheel.name] = target
+    return _UNPACKED[wheel.name]
+
+
+def seed_pinned_tools(dest: Path, version: PythonVersion) -> None:
+    """Make the runtime at ``dest`` carry the pinned pip (and setuptools where pinned)
+    instead of its own, as an archive built with them would: the builds then find them
+    installed and skip the pip step (tests/buildpack/test_bp_tools.py runs it for real)."""
+    from pybuildpack.buildpack.deps import TOOLS
+
+    site = dest / "lib" / f"python{version.series}" / "site-packages"
+    for p in list(site.glob("pip*")):
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+    house = need_tool_wheelhouse()
+    for name, pinned in TOOLS.pip_requirements(version).items():
+        [wheel] = sorted(house.glob(f"{name}-{pinned}-*.whl"))[-1:]
+        shutil.copytree(unpacked_wheel(wheel), site, dirs_exist_ok=True, copy_function=os.link)
+
+
 @dataclass
 class FakeInstaller:
     """Same signature as ``provision.api.install_python``; copies a local CPython of the
-    requested major (whatever the patch) and counts its calls."""
+    requested major (whatever the patch) and counts its calls. With ``seed_tools`` (the
+    default) the runtime carries the pinned pip/setuptools already (``seed_pinned_tools``)."""
 
     calls: list[dict[str, Any]] = field(default_factory=list)
+    seed_tools: bool = True
 
     def __call__(self, version: PythonVersion, dest: Path, **kwargs: Any) -> Any:
         self.calls.append({"version": str(version), "dest": str(dest), **kwargs})
@@ -102,6 +163,8 @@ class FakeInstaller:
         if base is None:
             pytest.skip(f"no local CPython {version.series} for the fake installer")
         copy_runtime(base, dest, version)
+        if self.seed_tools:
+            seed_pinned_tools(dest, version)
         (dest / "RUNTIME").write_text(f"{version}\n")
 
         class Result:
@@ -200,6 +263,7 @@ def base_env(tmp: Path) -> dict[str, str]:
         PYBUILDPACK_EXPORT_FILE=str(tmp / "export"),
         PYBUILDPACK_ARCH="amd64",
         PIP_NO_INDEX="1",
+        PIP_FIND_LINKS=str(need_tool_wheelhouse()),
         PIP_CONFIG_FILE=os.devnull,
         NO_COLOR="1",
         # The shims would otherwise look for (or make) a venv with pybuildpack's deps;
@@ -254,6 +318,7 @@ class Lifecycle:
     def env(self, phase: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYBUILDPACK_"))}
         env.update(PIP_NO_INDEX="1", PIP_CONFIG_FILE=os.devnull, NO_COLOR="1")
+        env["PIP_FIND_LINKS"] = str(need_tool_wheelhouse())
         env["PYBUILDPACK_PYTHON"] = sys.executable
         env.update(self.extra_env)
         for f in (self.platform / "env").iterdir():

@@ -270,7 +270,11 @@ def test_two_apps_built_at_once_do_not_touch_each_other(platform: ClassicPlatfor
     house.mkdir()
     wheel(house, "app_a_dep")
     wheel(house, "app_b_dep")
-    env = {**platform.env, "PIP_FIND_LINKS": str(house), "GO": str(tmp / "go")}
+    env = {
+        **platform.env,
+        "PIP_FIND_LINKS": f"{house} {platform.env['PIP_FIND_LINKS']}",
+        "GO": str(tmp / "go"),
+    }
     a_dir = make_app(tmp / "a" / "build", {"requirements.txt": "app_a_dep\n",
                                            "bin/post_compile": PROBE_HOOK})  # fmt: skip
     b_dir = make_app(tmp / "b" / "build", {"requirements.txt": "app_b_dep\n"})

@@ -62,7 +62,7 @@ def test_bin_compile_from_loopback_serves_http_200(tmp_path: Path) -> None:
             ),
             PYBUILDPACK_CACHE_DIR=str(tmp_path / "downloads"),
             PYBUILDPACK_ALLOW_INSECURE_HTTP="1",  # the loopback server is plain http
-            PIP_FIND_LINKS=str(house),
+            PIP_FIND_LINKS=f"{house} {env['PIP_FIND_LINKS']}",
         )
         cache = tmp_path / "cache"
         builds = []

@@ -18,7 +18,7 @@ def setup(platform: ClassicPlatform) -> dict[str, str]:
     house = platform.tmp / "wheels"
     house.mkdir(exist_ok=True)
     wheel(house, "dep_one")
-    platform.env["PIP_FIND_LINKS"] = str(house)
+    platform.env["PIP_FIND_LINKS"] = f"{house} {platform.env['PIP_FIND_LINKS']}"
     return {"requirements.txt": "dep_one==1.0\n"}
 
 

@@ -14,7 +14,8 @@ import sys
 def main(argv: list[str]) -> int:
     if not argv:
         print(
-            "usage: python -m pybuildpack.buildpack detect|compile|release|report|build ...",
+            "usage: python -m pybuildpack.buildpack "
+            "detect|compile|test-compile|release|report|build ...",
             file=sys.stderr,
         )
         return 2
@@ -29,7 +30,7 @@ def main(argv: list[str]) -> int:
         from pybuildpack.buildpack import cnb as cnb_mod
 
         return cnb_mod.main(phase)
-    if phase in ("detect", "compile", "release", "report"):
+    if phase in ("detect", "compile", "test-compile", "release", "report"):
         from pybuildpack.buildpack import classic
 
         return classic.main(argv)

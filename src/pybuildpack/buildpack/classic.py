@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pybuildpack import __version__
 from pybuildpack.app import resolve_app
-from pybuildpack.buildpack import checks, deps
+from pybuildpack.buildpack import checks, deps, django
 from pybuildpack.buildpack import env as envmod
 from pybuildpack.buildpack.build_cache import (
     BuildCache,
@@ -150,15 +150,22 @@ def compile(
     environ: Mapping[str, str] | None = None,
     installer: Installer | None = None,
     log: BuildLog | None = None,
+    test: bool = False,
 ) -> int:
-    """Run a classic build. Returns the exit code; never raises for expected failures."""
+    """Run a classic build. Returns the exit code; never raises for expected failures.
+
+    ``test``: a CI build (``bin/test-compile``): the test dependencies too, no
+    collectstatic (``DISABLE_COLLECTSTATIC=1``), a UTF-8 locale, as the reference does."""
     environ = dict(os.environ if environ is None else environ)
+    if test:
+        environ.update(DISABLE_COLLECTSTATIC="1", INSTALL_TEST="1", LC_ALL="C.UTF-8")
+        environ["LANG"] = "C.UTF-8"
     log = log or BuildLog()
     cache_dir.mkdir(parents=True, exist_ok=True)
     data = BuildData(cache_dir)
     data.start()
     try:
-        _Compile(build_dir, cache_dir, env_dir, environ, installer, log, data).run()
+        _Compile(build_dir, cache_dir, env_dir, environ, installer, log, data, test).run()
     except PyBuildpackError as err:
         log.error(err)
         data.set("failure_reason", err.id)
@@ -187,7 +194,9 @@ class _Compile:
         installer: Installer | None,
         log: BuildLog,
         data: BuildData,
+        test: bool = False,
     ) -> None:
+        self.test = test
         self.build_dir = build_dir.resolve()
         self.cache = BuildCache(cache_dir.resolve())
         self.cache_dir = cache_dir.resolve()  # CACHE_DIR as given (hooks see it)
@@ -277,18 +286,20 @@ class _Compile:
         dest = build_dir / ".heroku" / "python"
         home = self.link_app_home(dest)
         python = home / "bin" / "python3"
-        tool_version = deps.TOOL_VERSIONS.get(pm, "bundled")
+        tool_version = deps.TOOL_VERSIONS.get(pm, deps.TOOLS.pip)
         new_state = CacheState(
             python_version=str(version),
             stack=stack,
             arch=arch,
             package_manager=pm.value,
             package_manager_version=tool_version,
-            dependencies_hash=deps.dependencies_hash(build_dir, pm),
+            dependencies_hash=deps.dependencies_hash(build_dir, pm, test=self.test),
             python_home=str(home),
             pybuildpack_version=__version__,
             install_fingerprint=(
-                deps.pip_install_fingerprint(build_dir, base) if pm is PackageManager.PIP else None
+                deps.pip_install_fingerprint(build_dir, base)
+                if pm is PackageManager.PIP and not self.test
+                else None
             ),
         )
 
@@ -332,7 +343,9 @@ class _Compile:
         tool = None
         with data.timed("package_manager_install"):
             if pm in (PackageManager.PIP, PackageManager.PIPENV):
-                data.set("pip_version", deps.ensure_pip(home, python, version, env, build_dir, log))
+                pins = deps.ensure_pip(home, python, version, env, build_dir, log)
+                for name, pinned in pins.items():
+                    data.set(f"{name}_version", pinned)
             if pm is not PackageManager.PIP:
                 tool = deps.ensure_tool(
                     pm,
@@ -374,7 +387,11 @@ class _Compile:
                     env=env,
                     cwd=build_dir,
                     log=log,
+                    test=self.test,
                 )
+
+        # ---- Django's static files (test-compile disables it, as the reference does)
+        django.collectstatic(build_dir, python, env, log, data)
 
         # ---- environment for the app and for later buildpacks
         app_home = Path(environ.get(APP_HOME_ENV) or "/app")
@@ -385,6 +402,9 @@ class _Compile:
                 app_home=app_home,
                 link_app_home=home != dest,
             ),
+        )
+        envmod.write_atomic(
+            build_dir / ".profile.d" / "python-web-concurrency.sh", envmod.WEB_CONCURRENCY_SCRIPT
         )
         export = Path(environ.get(EXPORT_ENV) or buildpack_dir() / "export")
         try:
@@ -563,10 +583,10 @@ def main(argv: list[str]) -> int:
     from pybuildpack.errors import BuildpackInvocationInvalid
 
     phase, args = argv[0], argv[1:]
-    need = {"detect": 1, "compile": 3, "release": 1, "report": 3}[phase]
+    need = {"detect": 1, "compile": 3, "test-compile": 3, "release": 1, "report": 3}[phase]
     if (
         len(args) < need
-        and not (phase == "compile" and len(args) == 2)
+        and not (phase in ("compile", "test-compile") and len(args) == 2)
         and not (phase == "report" and len(args) >= 2)
     ):
         err = BuildpackInvocationInvalid(
@@ -576,9 +596,9 @@ def main(argv: list[str]) -> int:
         return 2
     if phase == "detect":
         return detect(Path(args[0]))
-    if phase == "compile":
+    if phase in ("compile", "test-compile"):
         env_dir = Path(args[2]) if len(args) > 2 else None
-        return compile(Path(args[0]), Path(args[1]), env_dir)
+        return compile(Path(args[0]), Path(args[1]), env_dir, test=phase == "test-compile")
     if phase == "release":
         return release(Path(args[0]))
     return report(Path(args[1]))

@@ -4,21 +4,27 @@ Exactly one of the lock/requirements files must exist (typed errors otherwise). 
 lines and environments are built by pure functions (``*_command``), unit-tested; running
 them streams the tool's output, indented, into the build log.
 
-Tools: pip is the runtime's own bundled wheel (``ensurepip/_bundled``: offline, no download);
-uv, Poetry and Pipenv are installed with that pip from the package index into a virtual
-environment in the build cache, keyed by tool version and Python, and reused while those
-hold. Installs go to a temporary directory renamed into place, so a failed install never
-leaves a half-made tool behind.
+Tools are pinned as data (``data/tools.json``). pip (and setuptools on the majors that get
+it) is installed at exactly its pinned version: from the runtime's bundled wheels
+(``ensurepip``, offline) when they are that version, else from the package index or
+``PIP_FIND_LINKS`` (the app's config vars apply, so ``PIP_NO_INDEX`` + ``PIP_FIND_LINKS``
+builds offline). uv, Poetry and Pipenv are installed with the bundled pip from the package
+index into a virtual environment in the build cache, keyed by tool version and Python, and
+reused while those hold. Installs go to a temporary directory renamed into place, so a
+failed install never leaves a half-made tool behind.
 """
 
 from __future__ import annotations
 
 import enum
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from pybuildpack.buildpack.log import BuildLog
@@ -60,12 +66,50 @@ DEPENDENCY_FILES: dict[PackageManager, tuple[str, ...]] = {
     PackageManager.POETRY: ("pyproject.toml", "poetry.lock"),
     PackageManager.UV: ("pyproject.toml", "uv.lock"),
 }
-# Pinned tool versions (pip is the runtime's bundled one).
-TOOL_VERSIONS: dict[PackageManager, str] = {
-    PackageManager.UV: "0.13.9",
-    PackageManager.POETRY: "2.5.1",
-    PackageManager.PIPENV: "2026.10.3",
-}
+
+
+@dataclass(frozen=True)
+class ToolPins:
+    """The tool versions the builds install (``data/tools.json``)."""
+
+    pip: str
+    setuptools: str
+    setuptools_majors: frozenset[str]  # majors whose runtime also gets setuptools
+    managers: dict[PackageManager, str]  # uv, Poetry, Pipenv
+
+    def pip_requirements(self, version: PythonVersion) -> dict[str, str]:
+        """What the pip step installs into a runtime of ``version``: name -> version."""
+        wanted = {"pip": self.pip}
+        if str(version.series) in self.setuptools_majors:
+            wanted["setuptools"] = self.setuptools
+        return wanted
+
+
+def load_tool_pins(text: str | None = None) -> ToolPins:
+    """Read ``data/tools.json`` (or ``text``); a malformed file is a packaging bug."""
+    if text is None:
+        text = resources.files("pybuildpack").joinpath("data/tools.json").read_text("utf-8")
+    doc = json.loads(text)
+    if doc.get("schema_version") != 1:
+        raise ValueError("data/tools.json: schema_version must be 1")
+    names = ("pip", *(pm.value for pm in PackageManager if pm is not PackageManager.PIP))
+    for name in names:
+        if not isinstance(doc.get(name), str) or not doc[name]:
+            raise ValueError(f"data/tools.json: {name!r} must be a version string")
+    st = doc.get("setuptools")
+    if not (isinstance(st, dict) and isinstance(st.get("version"), str)):
+        raise ValueError("data/tools.json: 'setuptools' must be {version, majors}")
+    return ToolPins(
+        pip=doc["pip"],
+        setuptools=st["version"],
+        setuptools_majors=frozenset(str(m) for m in st.get("majors", ())),
+        managers={pm: doc[pm.value] for pm in PackageManager if pm is not PackageManager.PIP},
+    )
+
+
+TOOLS = load_tool_pins()
+# Pinned versions of the package managers other than pip (see ``TOOLS.pip`` for pip).
+TOOL_VERSIONS: dict[PackageManager, str] = TOOLS.managers
 
 
 def detect_package_manager(app_dir: Path, generation: Generation) -> PackageManager:
@@ -95,10 +139,20 @@ def detect_package_manager(app_dir: Path, generation: Generation) -> PackageMana
     raise PackageManagerNoneFound(files=names, supported=supported)
 
 
-def dependencies_hash(app_dir: Path, pm: PackageManager) -> str:
-    """sha256 over the dependency files (content, symlinks followed; absent files count)."""
+# pip's test requirements, installed by test builds (bin/test-compile) as the reference does.
+PIP_TEST_REQUIREMENTS = "requirements-test.txt"
+
+
+def dependencies_hash(app_dir: Path, pm: PackageManager, *, test: bool = False) -> str:
+    """sha256 over the dependency files (content, symlinks followed; absent files count).
+    A test build (``test``) hashes differently, and covers pip's test requirements too."""
     h = hashlib.sha256()
-    for name in DEPENDENCY_FILES[pm]:
+    names = DEPENDENCY_FILES[pm]
+    if test:
+        h.update(b"test\0")
+        if pm is PackageManager.PIP:
+            names = (*names, PIP_TEST_REQUIREMENTS)
+    for name in names:
         h.update(name.encode() + b"\0")
         try:
             h.update(hashlib.sha256((app_dir / name).read_bytes()).digest())
@@ -136,13 +190,26 @@ def pip_install_fingerprint(app_dir: Path, settings: Mapping[str, str]) -> str |
 # --------------------------------------------------------------------------- pip
 
 
+def bundled_wheels(home: Path, version: PythonVersion) -> dict[str, Path]:
+    """The wheels the runtime ships in ``ensurepip/_bundled``: name -> wheel (newest if
+    several; pip always, setuptools on older majors)."""
+    bundled = home / "lib" / f"python{version.series}" / "ensurepip" / "_bundled"
+    found: dict[str, Path] = {}
+    for name in ("pip", "setuptools"):
+        wheels = sorted(bundled.glob(f"{name}-*.whl")) if bundled.is_dir() else []
+        if wheels:
+            found[name] = wheels[-1]
+    return found
+
+
 def bundled_pip(home: Path, version: PythonVersion) -> Path:
     """The pip wheel the runtime ships in ``ensurepip/_bundled`` (newest if several)."""
-    bundled = home / "lib" / f"python{version.series}" / "ensurepip" / "_bundled"
-    wheels = sorted(bundled.glob("pip-*.whl")) if bundled.is_dir() else []
-    if not wheels:
-        raise BundledPipNotFound(path=str(bundled))
-    return wheels[-1]
+    wheel = bundled_wheels(home, version).get("pip")
+    if wheel is None:
+        raise BundledPipNotFound(
+            path=str(home / "lib" / f"python{version.series}" / "ensurepip" / "_bundled")
+        )
+    return wheel
 
 
 def wheel_version(wheel: Path) -> str:
@@ -167,13 +234,70 @@ def pip_bootstrap_command(python: Path, wheel: Path) -> list[str]:
     ]
 
 
+def dist_installed(site: Path, name: str) -> str | None:
+    """The version of distribution ``name`` installed in ``site`` (site-packages), if any."""
+    infos = sorted(site.glob(f"{name}-*.dist-info")) if site.is_dir() else []
+    return infos[-1].name.removeprefix(f"{name}-").removesuffix(".dist-info") if infos else None
+
+
+def site_packages(prefix: Path, version: PythonVersion) -> Path:
+    return prefix / "lib" / f"python{version.series}" / "site-packages"
+
+
 def pip_installed(home: Path, version: PythonVersion) -> str | None:
-    site = home / "lib" / f"python{version.series}" / "site-packages"
-    infos = sorted(site.glob("pip-*.dist-info")) if site.is_dir() else []
-    return infos[-1].name.removeprefix("pip-").removesuffix(".dist-info") if infos else None
+    return dist_installed(site_packages(home, version), "pip")
 
 
-def pip_install_command(python: Path, home: Path, pip_cache: Path) -> list[str]:
+def pip_pin_command(
+    python: Path,
+    home: Path,
+    version: PythonVersion,
+    wanted: Mapping[str, str],
+    *,
+    user: bool = False,
+) -> list[str]:
+    """Install exactly ``wanted`` (name -> version) into the runtime at ``home`` (or, with
+    ``user``, into ``PYTHONUSERBASE``). Offline from the bundled wheels when they are those
+    versions; else from the package index, with the build's ``PIP_*`` settings (so
+    ``PIP_NO_INDEX`` + ``PIP_FIND_LINKS`` work; no ``--isolated``). Runs the bundled pip
+    wheel, or the runtime's own pip when it has no bundled wheel."""
+    bundled = bundled_wheels(home, version)
+    if "pip" in bundled:
+        runner = [str(python), f"{bundled['pip']}/pip"]
+    elif pip_installed(home, version) is not None:
+        runner = [str(python), "-m", "pip"]
+    else:
+        raise BundledPipNotFound(
+            path=str(home / "lib" / f"python{version.series}" / "ensurepip" / "_bundled")
+        )
+    offline = all(n in bundled and wheel_version(bundled[n]) == v for n, v in wanted.items())
+    requirements = (
+        [str(bundled[n]) for n in wanted] if offline else [f"{n}=={v}" for n, v in wanted.items()]
+    )
+    return [
+        *runner,
+        "install",
+        # the user base is a fresh layer: install there even when the runtime has that pip
+        *(["--user", "--ignore-installed"] if user else []),
+        *(["--no-index"] if offline else []),
+        "--no-cache-dir",
+        "--no-input",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-warn-script-location",
+        "--root-user-action=ignore",
+        *requirements,
+    ]
+
+
+def describe(wanted: Mapping[str, str]) -> str:
+    """``pip 26.3`` or ``pip 26.3, setuptools 70.3.0``."""
+    return ", ".join(f"{n} {v}" for n, v in wanted.items())
+
+
+def pip_install_command(
+    python: Path, home: Path, pip_cache: Path, *, test_requirements: bool = False
+) -> list[str]:
     return [
         str(python),
         "-m",
@@ -181,6 +305,7 @@ def pip_install_command(python: Path, home: Path, pip_cache: Path) -> list[str]:
         "install",
         "-r",
         "requirements.txt",
+        *(["-r", PIP_TEST_REQUIREMENTS] if test_requirements else []),
         "--exists-action=w",
         "--no-input",
         "--progress-bar",
@@ -210,23 +335,29 @@ def tool_install_command(venv_python: Path, pip_wheel: Path, pm: PackageManager)
 
 
 def dependency_command(
-    pm: PackageManager, tool: Path | None, python: Path, home: Path, pip_cache: Path
+    pm: PackageManager,
+    tool: Path | None,
+    python: Path,
+    home: Path,
+    pip_cache: Path,
+    *,
+    test: bool = False,
+    cwd: Path | None = None,
 ) -> list[str]:
+    """The dependency install command. ``test`` (bin/test-compile) adds the test
+    dependencies as the reference does: pip's ``requirements-test.txt`` when ``cwd`` has
+    one, Pipenv's ``--dev``, Poetry's other groups, uv's default groups."""
     if pm is PackageManager.PIP:
-        return pip_install_command(python, home, pip_cache)
+        with_tests = test and cwd is not None and (cwd / PIP_TEST_REQUIREMENTS).is_file()
+        return pip_install_command(python, home, pip_cache, test_requirements=with_tests)
     assert tool is not None
     if pm is PackageManager.UV:
-        return [
-            str(tool),
-            "sync",
-            "--locked",
-            "--no-default-groups",
-            "--compile-bytecode",
-            "--no-progress",
-        ]
+        groups = [] if test else ["--no-default-groups"]
+        return [str(tool), "sync", "--locked", *groups, "--compile-bytecode", "--no-progress"]
     if pm is PackageManager.POETRY:
-        return [str(tool), "sync", "--only", "main", "--compile", "--no-ansi", "--no-interaction"]
-    return [str(tool), "install", "--deploy"]
+        only = [] if test else ["--only", "main"]
+        return [str(tool), "sync", *only, "--compile", "--no-ansi", "--no-interaction"]
+    return [str(tool), "install", "--deploy", *(["--dev"] if test else [])]
 
 
 def dependency_env(pm: PackageManager, home: Path, cache_root: Path) -> dict[str, str]:
@@ -312,20 +443,46 @@ def ensure_pip(
     env: Mapping[str, str],
     cwd: Path,
     log: BuildLog,
-) -> str:
-    """Install the bundled pip into the runtime unless it is there; return pip's version."""
-    wheel = bundled_pip(home, version)
-    have = pip_installed(home, version)
-    if have == wheel_version(wheel):
-        log.info(f"Using cached pip {have}")
-        return have
-    log.step(f"Installing pip {wheel_version(wheel)}")
-    code, tail = run(pip_bootstrap_command(python, wheel), env=env, cwd=cwd, log=log)
-    if code != 0:
+) -> dict[str, str]:
+    """Make the runtime's pip (and setuptools, where pinned) exactly the pinned versions;
+    return them (name -> version).
+
+    Nothing runs when they are installed already (a cached runtime). A runtime without pip
+    (Heroku-layout archives) whose bundled wheels are the pinned versions is bootstrapped
+    with ``python -m ensurepip`` (offline); otherwise the pinned versions are installed from
+    the bundled wheels or the package index (``pip_pin_command``)."""
+    wanted = TOOLS.pip_requirements(version)
+    site = site_packages(home, version)
+
+    def have() -> dict[str, str | None]:
+        return {name: dist_installed(site, name) for name in wanted}
+
+    if have() == wanted:
+        log.info(f"Using cached {describe(wanted)}")
+        return dict(wanted)
+    log.step(f"Installing {describe(wanted)}")
+    bundled = bundled_wheels(home, version)
+    bootstrap = (
+        have()["pip"] is None
+        and (home / "lib" / f"python{version.series}" / "ensurepip" / "__init__.py").is_file()
+        and all(n in bundled and wheel_version(bundled[n]) == v for n, v in wanted.items())
+    )
+    if bootstrap:
+        # ensurepip installs its bundled wheels offline; the build's PIP_* settings would
+        # only get in its way.
+        quiet_env = {k: v for k, v in env.items() if not k.startswith("PIP_")}
+        cmd = [str(python), "-m", "ensurepip", "--default-pip"]
+        code, tail = run(cmd, env=quiet_env, cwd=cwd, log=log)
+    else:
+        code, tail = run(pip_pin_command(python, home, version, wanted), env=env, cwd=cwd, log=log)
+    got = have()
+    if code == 0 and got != wanted:
+        tail = [f"after the install: {describe({n: v or 'none' for n, v in got.items()})}"]
+    if code != 0 or got != wanted:
         raise PackageManagerInstallFailed(
-            package_manager="pip", version=wheel_version(wheel), detail="\n".join(tail[-5:])
+            package_manager="pip", version=TOOLS.pip, detail="\n".join(tail[-5:])
         )
-    return wheel_version(wheel)
+    return dict(wanted)
 
 
 def ensure_tool(
@@ -399,8 +556,9 @@ def install_dependencies(
     env: Mapping[str, str],
     cwd: Path,
     log: BuildLog,
+    test: bool = False,
 ) -> None:
-    cmd = dependency_command(pm, tool, python, home, pip_cache)
+    cmd = dependency_command(pm, tool, python, home, pip_cache, test=test, cwd=cwd)
     full_env = {**env, **dependency_env(pm, home, cache_root)}
     code, _ = run(cmd, env=full_env, cwd=cwd, log=log)
     if code != 0:

@@ -169,3 +169,48 @@ def write_layer_env(layer_dir: Path, variables: list[LayerEnvVar]) -> None:
         (d / f"{var.name}.{var.action}").write_text(var.value, encoding="utf-8")
         if var.delim is not None:
             (d / f"{var.name}.delim").write_text(var.delim, encoding="utf-8")
+
+
+WEB_CONCURRENCY_SCRIPT = """\
+# Written by pybuildpack: a default WEB_CONCURRENCY (gunicorn's and uvicorn's worker count)
+# from the memory and CPUs this process may use, unless it is set already. One worker per
+# 256 MB, at most 2 per CPU + 1, at least 1. Memory comes from the cgroup limit (v2
+# memory.max, else v1 memory.limit_in_bytes below 1 TB); without a limit nothing is set.
+# DYNO_RAM is set to the memory found (some apps read it). Messages go to stderr on web
+# dynos only (DYNO=web.*).
+_pbp_say() { case "${DYNO:-}" in web.*) echo "pybuildpack: $*" >&2 ;; esac; }
+_pbp_cg=${PYBUILDPACK_CGROUP_DIR:-/sys/fs/cgroup}
+_pbp_mem=
+if [ -r "$_pbp_cg/memory.max" ]; then
+  _pbp_mem=$(cat "$_pbp_cg/memory.max" 2>/dev/null)
+elif [ -r "$_pbp_cg/memory/memory.limit_in_bytes" ]; then
+  _pbp_mem=$(cat "$_pbp_cg/memory/memory.limit_in_bytes" 2>/dev/null)
+fi
+case "$_pbp_mem" in
+  ''|max|*[!0-9]*) _pbp_mem= ;;
+  *) _pbp_mem=$((_pbp_mem / 1048576))
+     [ "$_pbp_mem" -gt 1048576 ] && _pbp_mem= ;;
+esac
+_pbp_cpus=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo)
+case "$_pbp_cpus" in ''|*[!0-9]*) _pbp_cpus= ;; esac
+if [ -z "$_pbp_mem" ] || [ -z "$_pbp_cpus" ]; then
+  _pbp_say "no memory limit or CPU count found: WEB_CONCURRENCY left as it is"
+else
+  export DYNO_RAM="$_pbp_mem"
+  if [ -n "${WEB_CONCURRENCY+set}" ]; then
+    _pbp_say "WEB_CONCURRENCY is set already ($WEB_CONCURRENCY): kept"
+  else
+    _pbp_by_mem=$((_pbp_mem / 256))
+    [ "$_pbp_by_mem" -lt 1 ] && _pbp_by_mem=1
+    _pbp_by_cpu=$((_pbp_cpus * 2 + 1))
+    if [ "$_pbp_by_mem" -lt "$_pbp_by_cpu" ]; then
+      export WEB_CONCURRENCY="$_pbp_by_mem"
+    else
+      export WEB_CONCURRENCY="$_pbp_by_cpu"
+    fi
+    _pbp_say "WEB_CONCURRENCY=$WEB_CONCURRENCY ($_pbp_mem MB, $_pbp_cpus CPUs)"
+  fi
+fi
+unset _pbp_cg _pbp_mem _pbp_cpus _pbp_by_mem _pbp_by_cpu
+unset -f _pbp_say
+"""

@@ -54,7 +54,6 @@ def install(
 ) -> dict[str, str]:
     """Install the tool and the dependencies; return the env for later steps of this build."""
     python = python_layer / "bin" / "python3"
-    wheel = deps.bundled_pip(python_layer, version)
     key = {
         "arch": target.arch,
         "distro_name": target.distro_name,
@@ -65,7 +64,8 @@ def install(
     venv = layers_dir / "venv"
 
     if pm is PackageManager.PIP:
-        pip_version = deps.wheel_version(wheel)
+        # pip alone: the app's packages go to a venv, which gets no setuptools (as fir does).
+        pip_version = deps.TOOLS.pip
         pip_meta = {"python_version": str(version), "pip_version": pip_version}
         pip_layer = layers_dir / "pip"
         if _cached(layers_dir, "pip", pip_meta):
@@ -73,12 +73,17 @@ def install(
         else:
             log.step(f"Installing pip {pip_version}")
             pip_layer = _fresh(layers_dir, "pip")
-            cmd = [*deps.pip_bootstrap_command(python, wheel)]
-            cmd.insert(cmd.index("--isolated"), "--user")
+            cmd = deps.pip_pin_command(
+                python, python_layer, version, {"pip": pip_version}, user=True
+            )
             code, tail = deps.run(
                 cmd, env={**env, "PYTHONUSERBASE": str(pip_layer)}, cwd=app_dir, log=log
             )
-            if code != 0:
+            got = deps.dist_installed(deps.site_packages(pip_layer, version), "pip")
+            if code == 0 and got != pip_version:
+                tail = [f"after the install: pip {got or 'none'}"]
+            if code != 0 or got != pip_version:
+                remove_layer(layers_dir, "pip")
                 raise PackageManagerInstallFailed(
                     package_manager="pip", version=pip_version, detail="\n".join(tail[-5:])
                 )
@@ -134,6 +139,7 @@ def install(
         write_layer_env(venv, venv_env)
         write_layer_toml(layers_dir, "venv", build=True, launch=True, cache=False, metadata={})
     else:
+        wheel = deps.bundled_pip(python_layer, version)
         tool_version = deps.TOOL_VERSIONS[pm]
         tool_meta = {**key, "tool_version": tool_version}
         tool_layer = layers_dir / pm.value
