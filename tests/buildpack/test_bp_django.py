@@ -10,10 +10,11 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from bp_support import REPO, Built, ClassicPlatform, make_app
+from bp_support import REPO, Built, ClassicPlatform, Lifecycle, local_series, make_app
 from test_bp_cache_safety import wheel
 
 from pybuildpack.buildpack import classic, django
@@ -263,3 +264,48 @@ def test_build_writes_the_web_concurrency_script(app_env: ClassicPlatform) -> No
     assert built.code == 0, built.log
     script = build_dir / ".profile.d" / "python-web-concurrency.sh"
     assert script.read_text() == WEB_CONCURRENCY_SCRIPT
+
+
+# --------------------------------------------------------------------------- fir (CNB)
+
+
+def fir_build(lifecycle: Callable[..., Lifecycle], tmp_path: Path, files: dict[str, str],
+              **user_env: str) -> tuple[Built, Lifecycle]:  # fmt: skip
+    house = tmp_path / "fir-wheels"
+    house.mkdir(exist_ok=True)
+    wheel(house, "django")
+    series = local_series()
+    if not series:
+        pytest.skip("needs a local CPython (pyenv) for the fake installer")
+    lc = lifecycle({**files, ".python-version": f"{series[-1]}\n"})
+    lc.user_env(PIP_FIND_LINKS=f"{house} {lc.env('build').get('PIP_FIND_LINKS', '')}".strip(),
+                RAN=str(tmp_path / "ran.json"), **user_env)  # fmt: skip
+    return lc.build(), lc
+
+
+def test_fir_runs_collectstatic_with_the_venvs_django(
+    lifecycle: Callable[..., Lifecycle], tmp_path: Path
+) -> None:
+    built, lc = fir_build(lifecycle, tmp_path, DJANGO_APP, MY_CONFIG="from-platform")
+    assert built.code == 0, built.log
+    assert "$ python manage.py collectstatic --noinput" in built.out
+    info = json.loads((tmp_path / "ran.json").read_text())
+    assert info["argv"] == ["manage.py", "collectstatic", "--noinput", "--traceback"]
+    assert info["config"] == "from-platform" and info["cwd"] == str(lc.app.resolve())
+
+
+def test_fir_collectstatic_opt_out(
+    lifecycle: Callable[..., Lifecycle], tmp_path: Path
+) -> None:
+    built, _ = fir_build(lifecycle, tmp_path, DJANGO_APP, DISABLE_COLLECTSTATIC="1")
+    assert built.code == 0, built.log
+    assert "Skipping Django collectstatic: DISABLE_COLLECTSTATIC is set" in built.out
+    assert not (tmp_path / "ran.json").exists()
+
+
+def test_fir_collectstatic_failure_fails_the_build(
+    lifecycle: Callable[..., Lifecycle], tmp_path: Path
+) -> None:
+    built, _ = fir_build(lifecycle, tmp_path, DJANGO_APP, FAIL_WITH="ImproperlyConfigured: x")
+    assert built.code == 1
+    assert "[collectstatic::failed]" in built.err and "ImproperlyConfigured: x" in built.err

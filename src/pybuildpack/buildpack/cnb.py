@@ -16,8 +16,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from pybuildpack.app import resolve_app
-from pybuildpack.buildpack import checks, deps
+from pybuildpack.buildpack import checks, deps, django
 from pybuildpack.buildpack import env as envmod
+from pybuildpack.buildpack.build_data import BuildData
 from pybuildpack.buildpack.layers import Target
 from pybuildpack.buildpack.layers import dependencies as dep_layers
 from pybuildpack.buildpack.layers import python as python_layer
@@ -126,7 +127,7 @@ def _build(
     base = {k: v for k, v in environ.items() if k not in ("PYTHONHOME", "PYTHONPATH")}
     env = envmod.build_env(base, home, version)
     env["PIP_ROOT_USER_ACTION"] = "ignore"
-    dep_layers.install(
+    env = dep_layers.install(
         pm,
         layers_dir=layers_dir,
         python_layer=home,
@@ -136,6 +137,11 @@ def _build(
         env=env,
         log=log,
     )
+
+    # Django's static files, as on classic (the app's packages are in the venv layer)
+    venv = env.get("VIRTUAL_ENV")
+    python = Path(venv) / "bin" / "python" if venv else home / "bin" / "python3"
+    django.collectstatic(app_dir, python, env, log, BuildData(None))
 
 
 def main(phase: str) -> int:
