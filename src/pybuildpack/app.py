@@ -27,7 +27,7 @@ from pybuildpack.resolve import Resolution, check_platform, for_source, resolve
 from pybuildpack.version import Generation, MajorVersion, Origin, PythonVersion, RequestedVersion
 
 if TYPE_CHECKING:
-    from packaging.specifiers import SpecifierSet
+    from pybuildpack.requires_python import PythonSpecifier
 
 D = TypeVar("D", PyBuildpackError, BuildWarning)
 
@@ -40,7 +40,7 @@ def read_pyproject(app_dir: Path) -> bytes | None:
         return None
 
 
-def allowed_versions(pyproject: bytes | None) -> SpecifierSet | None:
+def allowed_versions(pyproject: bytes | None) -> PythonSpecifier | None:
     """The app's ``requires-python`` as a specifier, when it has a usable one."""
     if pyproject is None:
         return None
@@ -48,7 +48,7 @@ def allowed_versions(pyproject: bytes | None) -> SpecifierSet | None:
     return getattr(parsed, "specifier", None)
 
 
-def respect_requires_python(diagnostic: D, catalog: Catalog, allowed: SpecifierSet | None) -> D:
+def respect_requires_python(diagnostic: D, catalog: Catalog, allowed: PythonSpecifier | None) -> D:
     """``diagnostic`` with its ``suggested`` major replaced when ``allowed`` excludes it."""
     if allowed is None or not dataclasses.is_dataclass(diagnostic):
         return diagnostic

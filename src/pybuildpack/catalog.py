@@ -23,15 +23,14 @@ refreshed catalog to the bundled one.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import json
 import os
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -67,6 +66,8 @@ def end_of_life_start(text: str) -> dt.date:
         year, month = int(text[:4]), int(text[5:])
         if not 1 <= month <= 12:
             raise ValueError(f"not a month (YYYY-MM): {text!r}")
+        import calendar  # here: only month-only (planned) dates need it
+
         last = calendar.monthrange(year, month)[1]
         return dt.date(year, month, last) + dt.timedelta(days=1)
     return parse_date(text)
@@ -75,6 +76,8 @@ def end_of_life_start(text: str) -> dt.date:
 def describe_date(text: str) -> str:
     """``2026-10`` -> ``October 2026``; full dates stay as they are."""
     if re.fullmatch(r"\d{4}-\d{2}", text, re.ASCII):
+        import calendar
+
         return f"{calendar.month_name[int(text[5:])]} {text[:4]}"
     return text
 
@@ -283,7 +286,7 @@ def choose_default(
 @cache
 def catalog_schema() -> dict[str, Any]:
     """The shipped JSON Schema (``data/catalog.schema.json``)."""
-    text = resources.files("pybuildpack").joinpath("data/catalog.schema.json").read_text("utf-8")
+    text = package_data_text("catalog.schema.json")
     schema: dict[str, Any] = json.loads(text)
     return schema
 
@@ -521,8 +524,20 @@ def parse_catalog(data: Any, source: str = "<memory>", *, today: dt.date | None 
     return catalog.at(today or parse_date(data["as_of"]))
 
 
+def package_data_text(name: str) -> str:
+    """The text of ``pybuildpack/data/<name>``: read as a plain file where the package is on
+    disk (importing ``importlib.resources`` costs more than the read), else as a resource
+    (a zip import)."""
+    try:
+        return (Path(__file__).parent / "data" / name).read_text("utf-8")
+    except OSError:
+        from importlib import resources
+
+        return resources.files("pybuildpack").joinpath(f"data/{name}").read_text("utf-8")
+
+
 def bundled_catalog_text() -> str:
-    return resources.files("pybuildpack").joinpath("data/catalog.json").read_text("utf-8")
+    return package_data_text("catalog.json")
 
 
 def refreshed_catalog_path() -> Path:
@@ -534,9 +549,28 @@ def user_data_dir() -> Path:
     base = os.environ.get(DATA_DIR_ENV)
     if base:
         return Path(base)
+    common = _xdg_user_data_dir()
+    if common is not None:
+        return common
     import platformdirs
 
     return Path(platformdirs.user_data_dir("pybuildpack"))
+
+
+def _xdg_user_data_dir() -> Path | None:
+    """``platformdirs.user_data_dir("pybuildpack")`` in the cases where every platformdirs
+    reads the XDG rules alike (Linux, an absolute ``$XDG_DATA_HOME`` or none and an absolute
+    ``$HOME``), without importing it (it costs more than resolving); else ``None``."""
+    env = os.environ
+    if sys.platform != "linux" or "ANDROID_DATA" in env or "ANDROID_ROOT" in env:
+        return None
+    xdg = env.get("XDG_DATA_HOME", "")
+    if xdg:
+        return Path(xdg, "pybuildpack") if os.path.isabs(xdg) else None
+    home = env.get("HOME", "")
+    if not os.path.isabs(home):
+        return None
+    return Path(os.path.expanduser("~/.local/share"), "pybuildpack")
 
 
 MAX_CATALOG_BYTES = 2 * 1024 * 1024

@@ -16,15 +16,13 @@ import argparse
 import importlib
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
 from pybuildpack import __version__
-from pybuildpack.commands import COMMAND_MODULES
+from pybuildpack.commands import COMMAND_MODULES, COMMANDS
 from pybuildpack.errors import PyBuildpackError, UsageError
-from pybuildpack.messages import app_dir_shown
-from pybuildpack.output import Output
+from pybuildpack.output import Output, app_dir_shown
 
 DESCRIPTION = """\
 Decide which Python runtime an app gets, install it, and build the app.
@@ -80,7 +78,10 @@ class Parser(argparse.ArgumentParser):
         raise ArgumentsInvalid(self, message)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser. ``command``: a top-level command name: only the module
+    that registers it is imported (the parser then knows that module's commands alone,
+    which is all that parsing ``command ...`` needs); else every command module."""
     parser = Parser(
         prog="pybuildpack",
         description=DESCRIPTION,
@@ -89,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"pybuildpack {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    for name in COMMAND_MODULES:
+    module_name = COMMANDS.get(command) if command is not None else None
+    for name in (module_name,) if module_name is not None else COMMAND_MODULES:
         try:
             module = importlib.import_module(f"pybuildpack.commands.{name}")
         except ModuleNotFoundError as exc:
@@ -145,7 +147,12 @@ def _drop_closed_pipes() -> None:
 
 
 def _main(argv: list[str]) -> int:
-    parser = build_parser()
+    if argv == ["--version"]:  # argparse's answer, without building every command's parser
+        print(f"pybuildpack {__version__}")
+        return 0
+    # The command word comes first (the top level has no option taking a value): parse with
+    # that command's module alone. Anything else (--help, a typo, nothing) gets them all.
+    parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     json_mode = "--json" in argv
     try:
         args = parser.parse_args(argv)
@@ -174,6 +181,8 @@ def _run(args: argparse.Namespace, out: Output) -> int:
         raise  # not a bug: the reader went away (handled by main)
     except Exception as exc:  # a bug: say so plainly, keep the contract for --json
         if os.environ.get("PYBUILDPACK_DEBUG"):
+            import traceback
+
             traceback.print_exc()
         detail = f"{type(exc).__name__}: {exc}"
         print(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import platform
 from collections.abc import Mapping
 
 ARCH_ENV = "PYBUILDPACK_ARCH"
@@ -18,5 +17,10 @@ def host_arch(environ: Mapping[str, str] | None = None) -> str:
     override = env.get(ARCH_ENV)
     if override:
         return override
-    machine = platform.machine().lower()
+    if hasattr(os, "uname"):  # what platform.machine() reads, without importing platform
+        machine = os.uname().machine.lower()
+    else:  # pragma: no cover - not POSIX
+        import platform
+
+        machine = platform.machine().lower()
     return _ARCH_NAMES.get(machine, machine)

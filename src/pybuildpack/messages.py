@@ -16,15 +16,13 @@ advice can be pasted as it is.
 from __future__ import annotations
 
 import re
-import shlex
 import textwrap
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pybuildpack import errors as e
+from pybuildpack.output import _APP_DIR, app_dir_shown  # noqa: F401 - re-exported
 from pybuildpack.version import MajorVersion, Origin
 from pybuildpack.version_files import make_visible
 
@@ -134,18 +132,7 @@ def _fill(text: str, width: int, first: str, rest: str) -> str:
     )
 
 
-_APP_DIR: ContextVar[str] = ContextVar("pybuildpack_app_dir", default=".")
 _COMMAND_ON_DOT = re.compile(r"(pybuildpack (?:pin|migrate)) \.(?= |$)", re.MULTILINE)
-
-
-@contextmanager
-def app_dir_shown(path: str) -> Iterator[None]:
-    """While active, advice names ``path`` (shell-quoted) as the app directory."""
-    token = _APP_DIR.set(shlex.quote(path) if path else ".")
-    try:
-        yield
-    finally:
-        _APP_DIR.reset(token)
 
 
 def name_app_dir(text: str) -> str:
@@ -1437,4 +1424,29 @@ def _(err: e.DownloadTooSlow) -> tuple[str, str]:
         f"{err.url} did not finish downloading within {err.seconds:g} seconds. Retry; use a "
         "closer or faster mirror (--mirror), or raise the limit with "
         "PYBUILDPACK_DOWNLOAD_DEADLINE (seconds).",
+    )
+
+
+@renders(e.InstallerInvalid)
+def _(err: e.InstallerInvalid) -> tuple[str, str]:
+    return (
+        "Unknown dependency installer",
+        f"""
+PYBUILDPACK_INSTALLER is {err.value!r}. It chooses what installs requirements.txt:
+'auto' (the default: uv when the file uses only what uv supports, else pip), 'uv' or
+'pip'. Set one of these, or unset it.
+""",
+    )
+
+
+@renders(e.UvWheelChecksumMismatch)
+def _(err: e.UvWheelChecksumMismatch) -> tuple[str, str]:
+    return (
+        "The uv wheel does not match its pinned checksum",
+        f"""
+{err.wheel} (from {err.source}) has sha256 {err.actual}, but the buildpack pins
+{err.expected} for that file (data/tools.json). The package index, mirror or
+PIP_FIND_LINKS folder serves a different file under the same name, so it is not run.
+Replace it with the file published on PyPI, or build with PYBUILDPACK_INSTALLER=pip.
+""",
     )

@@ -9,17 +9,50 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from pybuildpack.messages import WIDTH, Rendered, render
+if TYPE_CHECKING:
+    from pybuildpack.messages import Rendered
+
+# ``messages`` (every diagnostic's wording) is imported when something is rendered: a
+# command that reports no problem never pays for it.
+
+_APP_DIR: ContextVar[str] = ContextVar("pybuildpack_app_dir", default=".")
+
+
+@contextmanager
+def app_dir_shown(path: str) -> Iterator[None]:
+    """While active, advice names ``path`` (shell-quoted) as the app directory."""
+    if path in ("", "."):
+        shown = "."
+    else:
+        import shlex
+
+        shown = shlex.quote(path)
+    token = _APP_DIR.set(shown)
+    try:
+        yield
+    finally:
+        _APP_DIR.reset(token)
+
+
+def render(diagnostic: Any) -> Rendered:
+    """``messages.render``, imported on first use."""
+    from pybuildpack.messages import render as render_words
+
+    return render_words(diagnostic)
+
 
 _STYLES = {"bold": "1", "red": "31", "yellow": "33", "green": "32", "blue": "34", "dim": "2"}
 
 
-def terminal_width(stream: TextIO, default: int = WIDTH) -> int:
+def terminal_width(stream: TextIO, default: int | None = None) -> int:
     """Columns to wrap messages to on ``stream``: ``COLUMNS`` when set, else the terminal's
-    width, else ``default`` (a log or a file: no width to fit)."""
+    width, else ``default`` (a log or a file: no width to fit; ``messages.WIDTH``)."""
     columns = os.environ.get("COLUMNS", "")
     if columns.isdigit() and int(columns) > 0:
         return int(columns)
@@ -28,6 +61,10 @@ def terminal_width(stream: TextIO, default: int = WIDTH) -> int:
             return os.get_terminal_size(stream.fileno()).columns
     except (AttributeError, ValueError, OSError):
         pass
+    if default is None:
+        from pybuildpack.messages import WIDTH
+
+        return WIDTH
     return default
 
 

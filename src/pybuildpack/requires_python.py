@@ -24,10 +24,103 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 
+# One clause of the common form (">=3.11", "<4", "~=3.12", "!=3.13.1"): an operator and a
+# plain release number, no leading zeros, no wildcard, no pre/post/dev/local part.
+_SIMPLE_CLAUSE = re.compile(r"\s*(~=|==|!=|<=|>=|<|>)\s*((?:0|[1-9]\d*)(?:\.(?:0|[1-9]\d*))*)\s*")
+_RELEASE = re.compile(r"(?:0|[1-9]\d*)(?:\.(?:0|[1-9]\d*))*")
+_Clause = tuple[str, tuple[int, ...]]
+
+
+def _release(text: str) -> tuple[int, ...]:
+    """``3.12.0`` -> ``(3, 12)``: trailing zeros do not count in PEP 440 comparisons."""
+    parts = [int(p) for p in text.split(".")]
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
+
+
+def _simple_clauses(text: str) -> tuple[_Clause, ...] | None:
+    """The clauses of ``text`` when every one is of the simple form, else ``None``."""
+    clauses: list[_Clause] = []
+    for part in text.split(","):
+        m = _SIMPLE_CLAUSE.fullmatch(part)
+        if m is None or (m[1] == "~=" and "." not in m[2]):  # "~=3" is invalid PEP 440
+            return None
+        clauses.append((m[1], tuple(int(p) for p in m[2].split("."))))
+    return tuple(clauses)
+
+
+def _admits(clause: _Clause, version: tuple[int, ...]) -> bool:
+    """PEP 440 for a final release ``version`` (trailing zeros stripped) and a simple clause.
+
+    For a final release ``<V`` and ``>V`` are plain comparisons (their exclusions concern
+    pre-, post- and local releases of V); ``~=X.Y`` is ``>=X.Y, ==X.*``."""
+    op, spec = clause
+    target = _release(".".join(map(str, spec)))
+    if op == "==":
+        return version == target
+    if op == "!=":
+        return version != target
+    if op == ">=":
+        return version >= target
+    if op == "<=":
+        return version <= target
+    if op == ">":
+        return version > target
+    if op == "<":
+        return version < target
+    prefix = spec[:-1]  # "~="
+    padded = version + (0,) * max(0, len(prefix) - len(version))
+    return version >= target and padded[: len(prefix)] == prefix
+
+
+class PythonSpecifier:
+    """``requires-python`` as a PEP 440 specifier set, with ``SpecifierSet.contains``.
+
+    The common simple forms are evaluated here, exactly as ``packaging`` does (a property
+    test compares them); anything else (wildcards, pre-releases, ``===``...) is handed to
+    ``packaging``, imported only then: it costs more to import than resolving takes."""
+
+    __slots__ = ("_clauses", "_packaging", "text")
+
+    def __init__(
+        self, text: str, clauses: tuple[_Clause, ...] | None, packaging: SpecifierSet | None
+    ) -> None:
+        self.text = text
+        self._clauses = clauses
+        self._packaging = packaging
+
+    @classmethod
+    def parse(cls, text: str) -> PythonSpecifier:
+        """Raises ``packaging.specifiers.InvalidSpecifier`` for text that is not PEP 440."""
+        clauses = _simple_clauses(text)
+        if clauses is not None:
+            return cls(text, clauses, None)
+        from packaging.specifiers import SpecifierSet
+
+        return cls(text, None, SpecifierSet(text))
+
+    def contains(self, version: str, prereleases: bool | None = None) -> bool:
+        if self._clauses is not None and _RELEASE.fullmatch(version):
+            release = _release(version)
+            return all(_admits(c, release) for c in self._clauses)
+        if self._packaging is None:  # a pre-release (or odd) version: packaging decides
+            from packaging.specifiers import SpecifierSet
+
+            self._packaging = SpecifierSet(self.text)
+        return self._packaging.contains(version, prereleases=prereleases)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"<PythonSpecifier({self.text!r})>"
+
+
 @dataclass(frozen=True)
 class RequiresPython:
     text: str
-    specifier: SpecifierSet
+    specifier: PythonSpecifier
     # Set when ``text`` is not PEP 440 but a bare version ("3.12", "3.12.*"): what tools
     # that accept it (Poetry) read it as, e.g. "==3.12.*". The check uses that reading.
     read_as: str | None = None
@@ -49,16 +142,20 @@ def parse_requires_python(data: bytes) -> RequiresPython | PyprojectUnreadable |
     text = project["requires-python"]
     if not isinstance(text, str):
         return PyprojectUnreadable(detail="[project] requires-python must be a string")
-    # Imported here: most apps have no requires-python, and every command pays for imports.
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    if _simple_clauses(text) is not None:  # the common case: no need for packaging
+        return RequiresPython(text=text, specifier=PythonSpecifier.parse(text))
+    # Imported here: most apps need no packaging, and every command pays for imports.
+    from packaging.specifiers import InvalidSpecifier
 
     try:
-        return RequiresPython(text=text, specifier=SpecifierSet(text))
+        return RequiresPython(text=text, specifier=PythonSpecifier.parse(text))
     except InvalidSpecifier as exc:
         bare = _BARE_VERSION.fullmatch(text)
         if bare:
             read_as = f"=={bare[1]}"
-            return RequiresPython(text=text, specifier=SpecifierSet(read_as), read_as=read_as)
+            return RequiresPython(
+                text=text, specifier=PythonSpecifier.parse(read_as), read_as=read_as
+            )
         return PyprojectUnreadable(
             detail=f"requires-python {text!r} is not valid PEP 440 ({str(exc).rstrip('.')})."
         )
@@ -97,7 +194,7 @@ def check_requires_python(
     return warnings
 
 
-def newest_allowed_major(spec: SpecifierSet, catalog: Catalog) -> MajorVersion | None:
+def newest_allowed_major(spec: PythonSpecifier, catalog: Catalog) -> MajorVersion | None:
     """The newest supported major whose latest patch satisfies ``spec``."""
     for info in reversed(catalog.supported):
         if spec.contains(str(info.latest), prereleases=True):

@@ -10,8 +10,7 @@ from pybuildpack.cli import add_common_options
 from pybuildpack.commands._shared import add_platform_options
 from pybuildpack.commands.resolve import resolve_and_explain
 from pybuildpack.host import host_arch
-from pybuildpack.messages import render
-from pybuildpack.output import Output
+from pybuildpack.output import Output, render
 
 HELP = """\
 Resolve the Python version of the app in APP_DIR (like 'pybuildpack resolve'), then

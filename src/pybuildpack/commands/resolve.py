@@ -28,8 +28,7 @@ from pybuildpack.errors import (
     PythonVersionFileMultipleVersions,
 )
 from pybuildpack.host import host_arch
-from pybuildpack.messages import app_dir_shown, render
-from pybuildpack.output import Output
+from pybuildpack.output import Output, app_dir_shown, render
 from pybuildpack.requested import (
     MISSPELLED_NAMES,
     PIPFILE_LOCK,

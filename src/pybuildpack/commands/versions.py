@@ -8,8 +8,7 @@ from typing import Any
 from pybuildpack.catalog import Catalog, MajorInfo, load_catalog
 from pybuildpack.cli import add_common_options
 from pybuildpack.errors import BuildWarning, CatalogStale
-from pybuildpack.messages import render
-from pybuildpack.output import Output
+from pybuildpack.output import Output, render
 
 HELP = """\
 Show the Python versions this pybuildpack knows: each major version's newest patch,
