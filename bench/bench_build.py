@@ -135,6 +135,25 @@ def big_app(python: Path) -> App:
     return App("big", app, house)
 
 
+def uv_wheel_dir(wheelhouse: Path) -> Path:
+    """A folder holding only the pinned uv wheel, for the builds' PIP_FIND_LINKS (the build
+    takes uv from its wheel, offline here, as it would from the index)."""
+    target = BENCH_CACHE / "uv-wheel"
+    if not any(target.glob(f"uv-{UV_VERSION}-*.whl")):
+        target.mkdir(parents=True, exist_ok=True)
+        found = sorted(wheelhouse.glob(f"uv-{UV_VERSION}-*.whl"))
+        if found:
+            shutil.copy2(found[0], target)
+        else:
+            subprocess.run(
+                [sys.executable, "-m", "pip", "download", "--disable-pip-version-check",
+                 "--quiet", "--no-deps", "--only-binary=:all:", "-d", str(target),
+                 f"uv=={UV_VERSION}"],
+                check=True,
+            )  # fmt: skip
+    return target
+
+
 def uv_binary() -> Path:
     target = BENCH_CACHE / "uv"
     exe = target / "bin" / "uv"
@@ -246,6 +265,10 @@ def main() -> int:
         default=Path(os.environ.get("PYBUILDPACK_TEST_WHEELHOUSE") or REPO / ".cache/wheelhouse"),
         help="the webapp's wheels (scripts/test fetches them)",
     )
+    parser.add_argument(
+        "--installer", default="auto", choices=("auto", "uv", "pip"),
+        help="PYBUILDPACK_INSTALLER for the builds (default auto: uv for these apps)",
+    )  # fmt: skip
     parser.add_argument("--tmpdir", help="where the builds and caches go (default: the system's)")
     args = parser.parse_args()
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -265,6 +288,7 @@ def main() -> int:
         else:
             raise SystemExit(f"unknown app {name!r}")
     uv = uv_binary()
+    uv_wheels = uv_wheel_dir(args.wheelhouse)
     versions = tool_versions(cpython, uv)
     stem = "build-tmpfs" if args.tmpdir else "build"
     where = args.tmpdir or tempfile.gettempdir()
@@ -305,8 +329,9 @@ def main() -> int:
                     "PYBUILDPACK_ALLOW_INSECURE_HTTP": "1",  # the loopback server
                     "PYBUILDPACK_RUNNER_WHEELS": str(RUNNER_WHEELS),
                     "PIP_NO_INDEX": "1",
-                    "PIP_FIND_LINKS": str(app.wheels),
+                    "PIP_FIND_LINKS": f"{app.wheels} {uv_wheels}",
                     "PIP_CONFIG_FILE": os.devnull,
+                    "PYBUILDPACK_INSTALLER": args.installer,
                 }
                 ctx = Ctx(tmp, app, platform_env, cpython, uv, phases[app.name], version)
                 contenders: list[Callable[[Ctx], dict[str, float]]] = [
@@ -339,6 +364,7 @@ def main() -> int:
             "builds_under": where,
         },
         "versions": versions,
+        "installer": args.installer,
         "apps": {},
     }
     for app in apps:
@@ -372,7 +398,7 @@ def render(result: dict[str, Any]) -> str:
         f"{m['builds_under']}; median of {result['runs']} rounds (order rotated each round); "
         "ratios are medians of per-round ratios. Versions: "
         + ", ".join(f"{k} {v}" for k, v in result["versions"].items())
-        + ".",
+        + f". Builds run with PYBUILDPACK_INSTALLER={result.get('installer', 'auto')}.",
         "",
     ]
     for name, a in result["apps"].items():

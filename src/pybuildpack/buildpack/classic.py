@@ -22,7 +22,7 @@ from pathlib import Path
 
 from pybuildpack import __version__
 from pybuildpack.app import resolve_app
-from pybuildpack.buildpack import checks, deps, django
+from pybuildpack.buildpack import checks, deps, django, uv_pip
 from pybuildpack.buildpack import env as envmod
 from pybuildpack.buildpack.build_cache import (
     BuildCache,
@@ -44,6 +44,7 @@ from pybuildpack.errors import (
     AppHomeNotLinked,
     BuildWarning,
     HookFailed,
+    PackageManagerInstallFailed,
     PyBuildpackError,
     PythonVersionNotSpecified,
     PythonVersionOutdatedPatch,
@@ -340,7 +341,23 @@ class _Compile:
         if decision.runtime_reasons and pip_cache.exists():
             # wheels built here may link against the old stack's system libraries
             shutil.rmtree(pip_cache, ignore_errors=True)
+            shutil.rmtree(self.cache.root / "uv-cache", ignore_errors=True)
         tool = None
+        # Fingerprint: pip would install nothing into the environment it made last time.
+        skip_install = (
+            decision.reuse_dependencies
+            and old_state is not None
+            and new_state.install_fingerprint is not None
+            and old_state.install_fingerprint == new_state.install_fingerprint
+        )
+        plan = None
+        files = ["requirements.txt"]
+        if pm is PackageManager.PIP:
+            choice = uv_pip.installer_choice(base)  # a bad value fails every build
+            if self.test and (build_dir / deps.PIP_TEST_REQUIREMENTS).is_file():
+                files.append(deps.PIP_TEST_REQUIREMENTS)
+            if not skip_install:
+                plan = uv_pip.plan(choice, build_dir, base, files)
         with data.timed("package_manager_install"):
             if pm in (PackageManager.PIP, PackageManager.PIPENV):
                 pins = deps.ensure_pip(home, python, version, env, build_dir, log)
@@ -358,13 +375,18 @@ class _Compile:
                     log=log,
                 )
                 data.set(f"{pm.value}_version", deps.TOOL_VERSIONS[pm])
-        # Fingerprint: pip would install nothing into the environment it made last time.
-        skip_install = (
-            decision.reuse_dependencies
-            and old_state is not None
-            and new_state.install_fingerprint is not None
-            and old_state.install_fingerprint == new_state.install_fingerprint
-        )
+            if plan is not None and plan.use_uv:
+                try:
+                    tool = uv_pip.fetch_uv(
+                        self.cache.tools, python=python, env=env, settings=base,
+                        cwd=build_dir, log=log,
+                    )  # fmt: skip
+                except PackageManagerInstallFailed as exc:
+                    if plan.choice is not uv_pip.InstallerChoice.AUTO:
+                        raise
+                    plan = dataclasses.replace(
+                        plan, use_uv=False, reason=f"uv {exc.version} could not be installed"
+                    )
         data.set("dependencies_reused", skip_install)
         if skip_install:
             log.step(f"Skipping {pm.display}: dependencies restored from the cache as they were")
@@ -373,10 +395,23 @@ class _Compile:
                 "path are unchanged since the last build, and requirements.txt names only\n"
                 "packages (no options, URLs or paths): pip would install nothing."
             )
+        elif plan is not None:
+            data.set("dependency_installer", "uv" if plan.use_uv else "pip")
+            log.step(uv_pip.describe(plan))
+            if plan.reason is not None:
+                verb = "uv anyway" if plan.use_uv else "pip"
+                log.info(f"Using {verb}: {plan.reason} (docs/buildpack.md, 'uv for pip apps').")
         else:
             log.step(f"Installing dependencies with {pm.display}")
         with data.timed("dependencies_install"):
-            if not skip_install:
+            if plan is not None and plan.use_uv:
+                assert tool is not None
+                data.set("uv_version", uv_pip.UV_VERSION)
+                uv_pip.install(
+                    tool, python=python, plan=plan, files=files, settings=base, env=env,
+                    cache_dir=self.cache.root / "uv-cache", cwd=build_dir, log=log,
+                )  # fmt: skip
+            elif not skip_install:
                 deps.install_dependencies(
                     pm,
                     tool=tool,

@@ -6,6 +6,9 @@ layer          build  launch  cache  metadata (any change discards the layer)
 ``pip``        yes    no      yes    python_version, pip_version
 ``pip-cache``  yes    no      yes    arch, distro, python_version, pip_version
 ``<tool>``     yes    no      yes    arch, distro, python_version, tool_version
+``uv-bin``     no     no      yes    arch, uv_version (pip apps installed with uv:
+                                     the binary from its verified wheel)
+``uv-cache``   no     no      yes    arch, distro, python_version, uv_version
 ``venv``       yes    yes     *      pip: rebuilt every build (pip cannot remove
                                      packages dropped from requirements.txt);
                                      uv/Poetry: cached, keyed like the tool, and
@@ -17,15 +20,17 @@ layer          build  launch  cache  metadata (any change discards the layer)
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from pybuildpack.buildpack import deps
+from pybuildpack.buildpack import deps, uv_pip
 from pybuildpack.buildpack.deps import PackageManager
 from pybuildpack.buildpack.env import LayerEnvVar, write_layer_env
 from pybuildpack.buildpack.layers import Target, read_metadata, remove_layer, write_layer_toml
 from pybuildpack.buildpack.log import BuildLog
+from pybuildpack.buildpack.uv_pip import InstallerChoice
 from pybuildpack.errors import PackageManagerInstallFailed
 from pybuildpack.version import PythonVersion
 
@@ -109,22 +114,36 @@ def install(
             layers_dir, "pip-cache", build=True, launch=False, cache=True, metadata=cache_meta
         )
 
-        log.step("Installing dependencies with pip")
-        venv = _fresh(layers_dir, "venv")
         env.update(
             PYTHONUSERBASE=str(pip_layer),
             PIP_CACHE_DIR=str(cache_layer),
             PIP_DISABLE_PIP_VERSION_CHECK="1",
             PIP_ROOT_USER_ACTION="ignore",
         )
+        plan = uv_pip.plan(uv_pip.installer_choice(env), app_dir, env, ["requirements.txt"])
+        uv = _uv_layers(plan, layers_dir, key, python, env, app_dir, log) if plan.use_uv else None
+        if uv is None and plan.use_uv:
+            plan = dataclasses.replace(
+                plan, use_uv=False, reason=f"uv {uv_pip.UV_VERSION} could not be installed"
+            )
+        log.step(uv_pip.describe(plan))
+        if plan.reason is not None:
+            verb = "uv anyway" if plan.use_uv else "pip"
+            log.info(f"Using {verb}: {plan.reason} (docs/buildpack.md, 'uv for pip apps').")
+        venv = _fresh(layers_dir, "venv")
         _run_or_fail(
             [str(python), "-m", "venv", "--without-pip", str(venv)], "venv", env, app_dir, log
         )
+        if uv is not None:
+            uv_pip.install(
+                uv, python=venv / "bin" / "python", plan=plan, files=["requirements.txt"],
+                settings=env, env=env, cache_dir=layers_dir / "uv-cache", cwd=app_dir, log=log,
+            )  # fmt: skip
         cmd = [
             str(python), "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
             "-r", "requirements.txt", "--exists-action=w", "--no-input", "--progress-bar", "off",
         ]  # fmt: skip
-        deps_failed = deps.run(cmd, env=env, cwd=app_dir, log=log)[0]
+        deps_failed = 0 if uv is not None else deps.run(cmd, env=env, cwd=app_dir, log=log)[0]
         if deps_failed:
             from pybuildpack.errors import DependencyInstallFailed
 
@@ -195,6 +214,39 @@ def install(
     env["VIRTUAL_ENV"] = str(venv)
     env["PATH"] = f"{venv / 'bin'}:{env.get('PATH', '')}".rstrip(":")
     return env
+
+
+def _uv_layers(
+    plan: uv_pip.Plan,
+    layers_dir: Path,
+    key: Mapping[str, str],
+    python: Path,
+    env: Mapping[str, str],
+    app_dir: Path,
+    log: BuildLog,
+) -> Path | None:
+    """The ``uv-bin`` layer (uv from its verified wheel) and the ``uv-cache`` layer; return
+    the binary, or None when it cannot be had and the choice is ``auto`` (pip installs)."""
+    meta = {"arch": key["arch"], "uv_version": uv_pip.UV_VERSION}
+    if not _cached(layers_dir, "uv-bin", meta):
+        _fresh(layers_dir, "uv-bin")
+    try:
+        uv = uv_pip.fetch_uv(
+            layers_dir / "uv-bin", python=python, env=env, settings=env, cwd=app_dir, log=log
+        )
+    except PackageManagerInstallFailed:
+        if plan.choice is not InstallerChoice.AUTO:
+            raise
+        remove_layer(layers_dir, "uv-bin")
+        return None
+    write_layer_toml(layers_dir, "uv-bin", build=False, launch=False, cache=True, metadata=meta)
+    cache_meta = {**key, "uv_version": uv_pip.UV_VERSION}
+    if not _cached(layers_dir, "uv-cache", cache_meta):
+        _fresh(layers_dir, "uv-cache")
+    write_layer_toml(
+        layers_dir, "uv-cache", build=False, launch=False, cache=True, metadata=cache_meta
+    )
+    return uv
 
 
 def _run_or_fail(

@@ -1,0 +1,419 @@
+"""Installing ``requirements.txt`` with uv's pip interface instead of pip (issue 12, item 2).
+
+``PYBUILDPACK_INSTALLER`` (an app config var on classic, the build environment on CNB)
+chooses: ``pip``, ``uv`` or ``auto`` (the default). ``auto`` takes uv only when nothing in
+the requirements files or the build's pip settings could make uv install something other
+than what pip would (``uv_unsupported``, a conservative rule); otherwise pip, and the log
+says why. ``uv`` insists: its fetch failing fails the build (``auto`` falls back to pip).
+
+The uv binary comes from uv's PyPI wheel at the version pinned in ``data/tools.json``: found
+in a local ``PIP_FIND_LINKS`` folder, else fetched by ``pip download`` with the build's
+``PIP_*`` settings (index, mirror, offline wheelhouse). The wheel is accepted only when its
+sha256 is the one pinned for that version and platform tag (``uv_wheel_sha256``); another
+file under that name is ``install-package-manager::checksum-mismatch`` (never run, never a
+silent fallback: a mirror serving other bytes is something to fix). A platform with no pin
+installs with pip. The binary is kept in the build cache / a cache layer, keyed by version
+and wheel checksum.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from pybuildpack.buildpack import deps
+from pybuildpack.buildpack.log import BuildLog
+from pybuildpack.errors import (
+    DependencyInstallFailed,
+    InstallerInvalid,
+    PackageManagerInstallFailed,
+    UvWheelChecksumMismatch,
+)
+
+INSTALLER_ENV = "PYBUILDPACK_INSTALLER"
+UV_VERSION = deps.TOOL_VERSIONS[deps.PackageManager.UV]
+
+
+class InstallerChoice(str, enum.Enum):
+    AUTO = "auto"
+    PIP = "pip"
+    UV = "uv"
+
+
+def installer_choice(settings: Mapping[str, str]) -> InstallerChoice:
+    raw = settings.get(INSTALLER_ENV, "").strip()
+    if not raw:
+        return InstallerChoice.AUTO
+    try:
+        return InstallerChoice(raw.lower())
+    except ValueError:
+        raise InstallerInvalid(value=raw) from None
+
+
+# --------------------------------------------------------------------------- the rule
+
+# Options uv's requirements-file parser reads as pip does (with a value, or a flag).
+_OPTIONS_WITH_VALUE = frozenset(
+    {"-r", "--requirement", "-c", "--constraint", "-i", "--index-url", "--extra-index-url",
+     "-f", "--find-links", "--only-binary", "--no-binary"}
+)  # fmt: skip
+_FLAGS = frozenset({"--no-index"})
+_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
+
+# PIP_* settings uv gets an equivalent of (``uv_settings``), and those that change nothing
+# about what is installed. Any other PIP_* setting means pip.
+MAPPED_PIP_SETTINGS = ("PIP_NO_INDEX", "PIP_FIND_LINKS", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL",
+                       "PIP_CERT", "PIP_DEFAULT_TIMEOUT")  # fmt: skip
+NEUTRAL_PIP_SETTINGS = frozenset(
+    {"PIP_DISABLE_PIP_VERSION_CHECK", "PIP_ROOT_USER_ACTION", "PIP_NO_INPUT",
+     "PIP_PROGRESS_BAR", "PIP_CACHE_DIR", "PIP_NO_CACHE_DIR", "PIP_SRC", "PIP_EXISTS_ACTION",
+     "PIP_NO_WARN_SCRIPT_LOCATION", "PIP_PYTHON", "PIP_REQUIRE_VIRTUALENV"}
+)  # fmt: skip
+
+
+def logical_lines(text: str) -> list[tuple[int, str]]:
+    """(line number, content) of a requirements file: continuations joined, comments and
+    blank lines dropped."""
+    out: list[tuple[int, str]] = []
+    pending, start = "", 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        if not pending:
+            start = number
+        if raw.endswith("\\"):
+            pending += raw[:-1] + " "
+            continue
+        line = pending + raw
+        pending = ""
+        line = re.split(r"(?:^|\s)#", line, maxsplit=1)[0].strip()
+        if line:
+            out.append((start, line))
+    if pending.strip():
+        out.append((start, pending.strip()))
+    return out
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What ``scan_requirements`` found: why uv cannot be used (None: it can), and whether
+    any requirement carries a hash (pip then checks every one: ``--require-hashes``)."""
+
+    reason: str | None
+    hashes: bool = False
+
+
+def scan_requirements(path: Path, root: Path, seen: set[Path] | None = None) -> Scan:
+    """Can uv install ``path`` (and the files it includes) as pip would? Conservative: only
+    named requirements (extras, versions, markers, ``name @ https://...``, ``--hash``) and
+    the options in ``_OPTIONS_WITH_VALUE``/``_FLAGS``; editable installs, local paths, VCS
+    URLs and every other option mean pip."""
+    seen = set() if seen is None else seen
+    try:
+        shown = str(path.relative_to(root))
+    except ValueError:
+        shown = str(path)
+    if path.resolve() in seen:
+        return Scan(None)
+    seen.add(path.resolve())
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return Scan(f"{shown} cannot be read as UTF-8")
+    hashes = False
+    for number, line in logical_lines(text):
+        where = f"{shown} line {number}"
+        if line.startswith("-"):
+            words = line.replace("=", " ", 1).split()
+            option = words[0]
+            if option in ("-e", "--editable"):
+                return Scan(f"{where} is an editable install (-e)")
+            if option in _FLAGS:
+                continue
+            if option not in _OPTIONS_WITH_VALUE:
+                return Scan(f"{where} uses {option}, which the uv rule does not cover")
+            if len(words) < 2:
+                return Scan(f"{where}: {option} without a value")
+            if option in ("-r", "--requirement", "-c", "--constraint"):
+                if "://" in words[1]:
+                    return Scan(f"{where} includes a file by URL")
+                sub = scan_requirements(path.parent / words[1], root, seen)
+                if sub.reason is not None:
+                    return sub
+                hashes = hashes or sub.hashes
+            continue
+        requirement, _, options = line.partition(" --")
+        words = ("--" + options).replace("=", " ").split() if options else []
+        for option, value in zip(words[::2], [*words[1::2], ""], strict=False):
+            if option != "--hash" or ":" not in value:
+                return Scan(f"{where} uses {option} on a requirement")
+            hashes = True
+        match = _NAME.match(requirement)
+        if match is None:
+            return Scan(f"{where} is a path or URL, not a named requirement")
+        rest = requirement[match.end() :]
+        if "@" in rest.split(";", 1)[0]:
+            url = rest.split("@", 1)[1].strip()
+            if not url.startswith(("https://", "http://")) or "+" in url.split("://")[0]:
+                return Scan(f"{where} installs from {url.split()[0] if url else 'a URL'}")
+        elif any(c in rest.split(";", 1)[0] for c in "/\\:"):
+            return Scan(f"{where} is a path or URL, not a named requirement")
+    return Scan(None, hashes)
+
+
+def settings_unsupported(settings: Mapping[str, str]) -> str | None:
+    for name in sorted(settings):
+        if not name.startswith("PIP_") or name in MAPPED_PIP_SETTINGS:
+            continue
+        if name in NEUTRAL_PIP_SETTINGS:
+            continue
+        if name == "PIP_CONFIG_FILE" and settings[name] == os.devnull:
+            continue
+        return f"{name} is set, and uv has no equivalent of it"
+    if settings.get("PIP_NO_INDEX", "").strip().lower() not in _TRUE | _FALSE:
+        return f"PIP_NO_INDEX is {settings['PIP_NO_INDEX']!r}"
+    return None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which tool installs requirements.txt, and why."""
+
+    use_uv: bool
+    choice: InstallerChoice
+    reason: str | None = None  # why not uv (auto), or None
+    require_hashes: bool = False
+
+
+def plan(
+    choice: InstallerChoice, app_dir: Path, settings: Mapping[str, str], files: Sequence[str]
+) -> Plan:
+    if choice is InstallerChoice.PIP:
+        return Plan(False, choice)
+    hashes = False
+    reason = settings_unsupported(settings)
+    for name in files:
+        if reason is not None:
+            break
+        scan = scan_requirements(app_dir / name, app_dir)
+        reason, hashes = scan.reason, hashes or scan.hashes
+    if reason is None and machine_wheel_tag() is None:
+        reason = f"uv {UV_VERSION} has no pinned wheel for this platform ({platform.machine()})"
+    if reason is not None and choice is InstallerChoice.AUTO:
+        return Plan(False, choice, reason)
+    # choice uv: the rule is the user's to override
+    return Plan(True, choice, reason, hashes)
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def _words(value: str) -> list[str]:
+    return value.split()
+
+
+def uv_settings(settings: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
+    """The build's pip index settings as uv arguments and environment."""
+    args: list[str] = []
+    env: dict[str, str] = {}
+    if settings.get("PIP_INDEX_URL", "").strip():
+        args += ["--index-url", settings["PIP_INDEX_URL"].strip()]
+    for url in _words(settings.get("PIP_EXTRA_INDEX_URL", "")):
+        args += ["--extra-index-url", url]
+    for link in _words(settings.get("PIP_FIND_LINKS", "")):
+        args += ["--find-links", link]
+    if settings.get("PIP_NO_INDEX", "").strip().lower() in _TRUE:
+        args.append("--no-index")
+    if settings.get("PIP_CERT", "").strip():
+        env["SSL_CERT_FILE"] = settings["PIP_CERT"].strip()
+    if settings.get("PIP_DEFAULT_TIMEOUT", "").strip():
+        env["UV_HTTP_TIMEOUT"] = settings["PIP_DEFAULT_TIMEOUT"].strip()
+    return args, env
+
+
+def uv_install_command(
+    uv: Path,
+    python: Path,
+    files: Sequence[str],
+    settings: Mapping[str, str],
+    cache_dir: Path,
+    *,
+    require_hashes: bool = False,
+) -> list[str]:
+    index_args, _ = uv_settings(settings)
+    reqs = [w for f in files for w in ("-r", f)]
+    return [
+        str(uv), "pip", "install", "--no-config", "--python", str(python), *reqs,
+        *(["--require-hashes"] if require_hashes else []),
+        "--compile-bytecode", "--no-progress", "--link-mode", "copy",
+        "--cache-dir", str(cache_dir), *index_args,
+    ]  # fmt: skip
+
+
+def uv_install_env(env: Mapping[str, str], settings: Mapping[str, str]) -> dict[str, str]:
+    _, extra = uv_settings(settings)
+    return {**env, **extra, "UV_PYTHON_DOWNLOADS": "never", "UV_NO_MANAGED_PYTHON": "1"}
+
+
+# --------------------------------------------------------------------------- the uv wheel
+
+
+def wheel_pins(text: str | None = None) -> dict[str, str]:
+    """Platform tag -> sha256 of the pinned uv version's wheels (``data/tools.json``)."""
+    if text is None:
+        text = resources.files("pybuildpack").joinpath("data/tools.json").read_text("utf-8")
+    pins = json.loads(text).get("uv_wheel_sha256", {}).get(UV_VERSION, {})
+    return {str(k): str(v) for k, v in pins.items()}
+
+
+def machine_wheel_tag(pins: Mapping[str, str] | None = None) -> str | None:
+    """The pinned platform tag that runs on this machine (arch, glibc or musl), if any."""
+    pins = wheel_pins() if pins is None else pins
+    arch = {"amd64": "x86_64", "arm64": "aarch64"}.get(platform.machine().lower())
+    arch = arch or platform.machine().lower()
+    libc = "musllinux" if list(Path("/lib").glob("ld-musl-*")) else "manylinux"
+    for tag in sorted(pins):
+        if any(p.startswith(libc) and p.endswith("_" + arch) for p in tag.split(".")):
+            return tag
+    return None
+
+
+def wheel_name(tag: str) -> str:
+    return f"uv-{UV_VERSION}-py3-none-{tag}.whl"
+
+
+def _local_dirs(settings: Mapping[str, str]) -> list[Path]:
+    dirs = []
+    for link in _words(settings.get("PIP_FIND_LINKS", "")):
+        if link.startswith("file://"):
+            link = link.removeprefix("file://")
+        elif "://" in link:
+            continue
+        if Path(link).is_dir():
+            dirs.append(Path(link))
+    return dirs
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def cached_uv(root: Path) -> Path | None:
+    """The cached binary for the pinned version and this machine's pinned wheel, if any."""
+    tag = machine_wheel_tag()
+    if tag is None:
+        return None
+    exe = root / f"uv-{UV_VERSION}-{wheel_pins()[tag][:16]}" / "uv"
+    return exe if exe.is_file() else None
+
+
+def fetch_uv(
+    root: Path,
+    *,
+    python: Path,
+    env: Mapping[str, str],
+    settings: Mapping[str, str],
+    cwd: Path,
+    log: BuildLog,
+) -> Path:
+    """The uv binary, from the cache under ``root`` or from its verified wheel (kept under
+    ``root``, keyed by version and checksum). Raises ``PackageManagerInstallFailed`` when no
+    wheel can be had, ``UvWheelChecksumMismatch`` for a wheel that is not the pinned one."""
+    pins = wheel_pins()
+    tag = machine_wheel_tag(pins)
+    if tag is None:
+        raise PackageManagerInstallFailed(
+            package_manager="uv", version=UV_VERSION, detail="no pinned wheel for this platform"
+        )
+    final = root / f"uv-{UV_VERSION}-{pins[tag][:16]}"
+    if (final / "uv").is_file():
+        log.step(f"Using cached uv {UV_VERSION}")
+        return final / "uv"
+    log.step(f"Installing uv {UV_VERSION}")
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-uv-{os.getpid()}-", dir=root))
+    try:
+        wheel, source = None, ""
+        for folder in _local_dirs(settings):
+            if (folder / wheel_name(tag)).is_file():
+                wheel, source = folder / wheel_name(tag), str(folder)
+                break
+        if wheel is None:
+            cmd = [
+                str(python), "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                "--no-cache-dir", "--no-input", "--quiet", "--disable-pip-version-check",
+                "--dest", str(tmp / "download"), f"uv=={UV_VERSION}",
+            ]  # fmt: skip
+            code, tail = deps.run(cmd, env=env, cwd=cwd, log=log)
+            found = sorted((tmp / "download").glob("uv-*.whl"))
+            if code != 0 or not found:
+                raise PackageManagerInstallFailed(
+                    package_manager="uv", version=UV_VERSION, detail="\n".join(tail[-5:])
+                )
+            wheel, source = found[0], "the package index (pip download)"
+        expected = pins.get(wheel.name.removeprefix(f"uv-{UV_VERSION}-py3-none-")[:-4])
+        if expected is None:
+            raise PackageManagerInstallFailed(
+                package_manager="uv", version=UV_VERSION,
+                detail=f"{wheel.name} has no pinned sha256 in data/tools.json",
+            )  # fmt: skip
+        actual = _sha256(wheel)
+        if actual != expected:
+            raise UvWheelChecksumMismatch(
+                wheel=wheel.name, expected=expected, actual=actual, source=source
+            )
+        member = f"uv-{UV_VERSION}.data/scripts/uv"
+        with zipfile.ZipFile(wheel) as z, z.open(member) as src, (tmp / "uv").open("wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        (tmp / "uv").chmod(0o755)
+        shutil.rmtree(tmp / "download", ignore_errors=True)
+        shutil.rmtree(final, ignore_errors=True)
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info(f"uv {UV_VERSION} from {wheel.name} (sha256 verified)")
+    return final / "uv"
+
+
+def describe(p: Plan) -> str:
+    """The dependency step's log line."""
+    tool = f"uv {UV_VERSION}" if p.use_uv else "pip"
+    return f"Installing dependencies with {tool} ({INSTALLER_ENV}={p.choice.value})"
+
+
+def install(
+    uv: Path,
+    *,
+    python: Path,
+    plan: Plan,
+    files: Sequence[str],
+    settings: Mapping[str, str],
+    env: Mapping[str, str],
+    cache_dir: Path,
+    cwd: Path,
+    log: BuildLog,
+) -> None:
+    """``uv pip install -r ...`` into the environment of ``python``."""
+    cmd = uv_install_command(
+        uv, python, files, settings, cache_dir, require_hashes=plan.require_hashes
+    )
+    code, _ = deps.run(cmd, env=uv_install_env(env, settings), cwd=cwd, log=log)
+    if code != 0:
+        shown = " ".join(["uv", *cmd[1:]])
+        raise DependencyInstallFailed(package_manager="uv", command=shown, exit_code=code)

@@ -1,0 +1,325 @@
+"""requirements.txt installed with uv where the file allows it (issue 12, item 2):
+the rule, the PIP_* mapping, the pinned and verified uv wheel, both generations, offline."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from bp_support import REPO, Built, ClassicPlatform, Lifecycle, local_series, make_app
+from test_bp_cache_safety import site_packages, wheel
+
+from pybuildpack.buildpack import classic, uv_pip
+from pybuildpack.buildpack.layers import read_metadata
+from pybuildpack.buildpack.log import BuildLog
+from pybuildpack.errors import InstallerInvalid, UvWheelChecksumMismatch
+
+V = uv_pip.UV_VERSION
+USING_UV = f"Installing dependencies with uv {V} (PYBUILDPACK_INSTALLER=auto)"
+
+
+def uv_wheelhouse() -> Path:
+    house = REPO / ".cache" / "wheelhouse"
+    tag = uv_pip.machine_wheel_tag()
+    if tag is None or not (house / uv_pip.wheel_name(tag)).is_file():
+        pytest.skip(f"no uv {V} wheel in {house} (scripts/test downloads it)")
+    return house
+
+
+# --------------------------------------------------------------------------- the rule
+
+
+def scan(tmp_path: Path, text: str, **more: str) -> uv_pip.Scan:
+    (tmp_path / "requirements.txt").write_text(text)
+    for name, body in more.items():
+        (tmp_path / name).write_text(body)
+    return uv_pip.scan_requirements(tmp_path / "requirements.txt", tmp_path)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "# only a comment\n\n",
+        "Django==5.2.1\npsycopg[binary]>=3.2 ; python_version >= '3.10'  # db\n",
+        "requests \\\n  >=2.31\n",
+        "--index-url https://mirror.example/simple\n--no-index\n-f ./wheels\nflask\n",
+        "--only-binary=:all:\npkg @ https://files.example/pkg-1.0-py3-none-any.whl\n",
+    ],
+)
+def test_plain_requirements_are_for_uv(tmp_path: Path, text: str) -> None:
+    assert scan(tmp_path, text).reason is None
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("-e .\n", "editable install"),
+        ("--editable=git+https://x.example/r.git#egg=r\n", "editable install"),
+        ("--use-feature=truststore\nflask\n", "--use-feature"),
+        ("--prefer-binary\nflask\n", "--prefer-binary"),
+        ("--trusted-host mirror.example\n", "--trusted-host"),
+        ("flask --config-settings=x=y\n", "--config-settings"),
+        ("./vendor/mypkg\n", "path or URL"),
+        ("https://files.example/pkg.whl\n", "path or URL"),
+        ("pkg @ git+https://x.example/pkg.git\n", "git+https"),
+        ("pkg @ file:///tmp/pkg.whl\n", "file:///tmp/pkg.whl"),
+        ("-r https://x.example/reqs.txt\n", "by URL"),
+    ],
+)
+def test_anything_else_means_pip_and_says_why(tmp_path: Path, text: str, why: str) -> None:
+    reason = scan(tmp_path, text).reason
+    assert reason is not None and why in reason
+    assert reason.startswith("requirements.txt line 1")
+
+
+def test_included_files_are_checked_too(tmp_path: Path) -> None:
+    found = scan(tmp_path, "flask\n-r more.txt\n", **{"more.txt": "x\n\n--pre\n"})
+    assert found.reason == "more.txt line 3 uses --pre, which the uv rule does not cover"
+    assert scan(tmp_path, "-c c.txt\n", **{"c.txt": "-c requirements.txt\n"}).reason is None
+
+
+def test_hashes_make_uv_require_them_all_as_pip_does(tmp_path: Path) -> None:
+    text = "flask==3.1.3 \\\n    --hash=sha256:aa \\\n    --hash sha256:bb\n"
+    found = scan(tmp_path, text)
+    assert found == uv_pip.Scan(None, hashes=True)
+    p = uv_pip.plan(uv_pip.InstallerChoice.AUTO, tmp_path, {}, ["requirements.txt"])
+    cmd = uv_pip.uv_install_command(Path("uv"), Path("py"), ["requirements.txt"], {},
+                                    Path("c"), require_hashes=p.require_hashes)  # fmt: skip
+    assert "--require-hashes" in cmd
+    assert "--require-hashes" not in uv_pip.uv_install_command(
+        Path("uv"), Path("py"), ["requirements.txt"], {}, Path("c")
+    )
+
+
+def test_pip_settings_without_a_uv_equivalent_mean_pip() -> None:
+    assert uv_pip.settings_unsupported({"PIP_UPGRADE": "1"}) == (
+        "PIP_UPGRADE is set, and uv has no equivalent of it"
+    )
+    assert uv_pip.settings_unsupported({"PIP_CONFIG_FILE": "/etc/my-pip.conf"}) is not None
+    assert uv_pip.settings_unsupported({"PIP_NO_INDEX": "maybe"}) is not None
+    fine = {"PIP_CONFIG_FILE": "/dev/null", "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": "/w",
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_CERT": "/ca.pem"}  # fmt: skip
+    assert uv_pip.settings_unsupported(fine) is None
+
+
+def test_pip_index_settings_map_to_uv() -> None:
+    args, env = uv_pip.uv_settings(
+        {
+            "PIP_INDEX_URL": "https://mirror.example/simple",
+            "PIP_EXTRA_INDEX_URL": "https://a.example/simple https://b.example/simple",
+            "PIP_FIND_LINKS": "/wheels  file:///more",
+            "PIP_NO_INDEX": "true",
+            "PIP_CERT": "/ca.pem",
+            "PIP_DEFAULT_TIMEOUT": "60",
+        }
+    )
+    assert args == [
+        "--index-url", "https://mirror.example/simple",
+        "--extra-index-url", "https://a.example/simple",
+        "--extra-index-url", "https://b.example/simple",
+        "--find-links", "/wheels", "--find-links", "file:///more",
+        "--no-index",
+    ]  # fmt: skip
+    assert env == {"SSL_CERT_FILE": "/ca.pem", "UV_HTTP_TIMEOUT": "60"}
+    assert uv_pip.uv_settings({"PIP_NO_INDEX": "0"}) == ([], {})
+
+
+def test_installer_choice(tmp_path: Path) -> None:
+    assert uv_pip.installer_choice({}) is uv_pip.InstallerChoice.AUTO
+    assert uv_pip.installer_choice({"PYBUILDPACK_INSTALLER": "UV "}) is uv_pip.InstallerChoice.UV
+    with pytest.raises(InstallerInvalid) as exc:
+        uv_pip.installer_choice({"PYBUILDPACK_INSTALLER": "poetry"})
+    assert exc.value.id == "install-dependencies::invalid-installer"
+    (tmp_path / "requirements.txt").write_text("flask\n")
+    pip = uv_pip.plan(uv_pip.InstallerChoice.PIP, tmp_path, {}, ["requirements.txt"])
+    assert not pip.use_uv and pip.reason is None
+    (tmp_path / "requirements.txt").write_text("--prefer-binary\nflask\n")
+    forced = uv_pip.plan(uv_pip.InstallerChoice.UV, tmp_path, {}, ["requirements.txt"])
+    assert forced.use_uv and forced.reason is not None  # the user overrides the rule
+
+
+def test_a_platform_without_a_pinned_wheel_has_no_tag() -> None:
+    assert uv_pip.machine_wheel_tag({}) is None
+    assert uv_pip.machine_wheel_tag({"win_amd64": "00"}) is None
+    assert uv_pip.wheel_pins()  # the pinned version has pins (data/tools.json)
+
+
+# --------------------------------------------------------------------------- the uv wheel
+
+
+def fake_uv_wheel(folder: Path) -> Path:
+    """A wheel under the pinned name whose bytes are not the pinned file."""
+    tag = uv_pip.machine_wheel_tag()
+    assert tag is not None
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / uv_pip.wheel_name(tag)
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(f"uv-{V}.data/scripts/uv", "#!/bin/sh\necho not uv\n")
+    return path
+
+
+def test_a_wheel_that_is_not_the_pinned_file_is_refused(tmp_path: Path) -> None:
+    fake = fake_uv_wheel(tmp_path / "house")
+    root = tmp_path / "tools"
+    with pytest.raises(UvWheelChecksumMismatch) as exc:
+        uv_pip.fetch_uv(root, python=Path("/nonexistent/python"), env={},
+                        settings={"PIP_FIND_LINKS": str(fake.parent)}, cwd=tmp_path,
+                        log=BuildLog(out=io.StringIO(), err=io.StringIO()))  # fmt: skip
+    assert exc.value.id == "install-package-manager::checksum-mismatch"
+    assert exc.value.expected == uv_pip.wheel_pins()[uv_pip.machine_wheel_tag() or ""]
+    assert list(root.iterdir()) == []  # nothing kept, nothing run
+
+
+# --------------------------------------------------------------------------- classic builds
+
+
+def setup(platform: ClassicPlatform, *extra: Path) -> dict[str, str]:
+    house = platform.tmp / "wheels"
+    house.mkdir(exist_ok=True)
+    wheel(house, "dep_one")
+    links = [*map(str, extra), str(house), str(uv_wheelhouse())]
+    platform.env["PIP_FIND_LINKS"] = " ".join(links)
+    return {"requirements.txt": "dep_one==1.0\n"}
+
+
+def compile_with_config(platform: ClassicPlatform, files: dict[str, str],
+                        config: dict[str, str]) -> Built:  # fmt: skip
+    platform.builds += 1
+    build_dir = make_app(platform.tmp / f"build_{platform.builds}", files)
+    env_dir = platform.tmp / f"env_{platform.builds}"
+    env_dir.mkdir()
+    for k, v in config.items():
+        (env_dir / k).write_text(v)
+    out, err = io.StringIO(), io.StringIO()
+    log = BuildLog(out=out, err=err)
+    code = classic.compile(build_dir, platform.cache_dir, env_dir, environ=platform.env,
+                           installer=platform.installer, log=log)  # fmt: skip
+    return Built(code, out.getvalue(), err.getvalue())
+
+
+def test_classic_installs_a_plain_requirements_file_with_uv(platform: ClassicPlatform) -> None:
+    app = setup(platform)
+    built, build_dir = platform.compile(app)
+    assert built.code == 0, built.log
+    assert f"Installing uv {V}\n" in built.out and "(sha256 verified)" in built.out
+    assert USING_UV in built.out
+    assert "Bytecode compiled" in built.out  # --compile-bytecode, as pip compiles
+    assert "dep_one.py" in site_packages(build_dir)
+    [site] = (build_dir / ".heroku" / "python").glob("lib/python3.*/site-packages")
+    assert list((site / "__pycache__").glob("dep_one.*.pyc"))
+    assert (site / "dep_one-1.0.dist-info" / "INSTALLER").read_text().strip() == "uv"
+    report = platform.report()
+    assert report["dependency_installer"] == "uv" and report["uv_version"] == V
+
+    app["requirements.txt"] += "# changed\n"  # dependencies reinstalled, uv from the cache
+    built, _ = platform.compile(app)
+    assert built.code == 0, built.log
+    assert f"Using cached uv {V}" in built.out and USING_UV in built.out
+
+
+def test_classic_uses_pip_for_an_unsupported_option_and_says_why(
+    platform: ClassicPlatform,
+) -> None:
+    setup(platform)
+    built, build_dir = platform.compile({"requirements.txt": "--prefer-binary\ndep_one==1.0\n"})
+    assert built.code == 0, built.log
+    assert "Installing dependencies with pip (PYBUILDPACK_INSTALLER=auto)" in built.out
+    assert "Using pip: requirements.txt line 1 uses --prefer-binary" in built.out
+    assert "Installing uv" not in built.out
+    [site] = (build_dir / ".heroku" / "python").glob("lib/python3.*/site-packages")
+    assert (site / "dep_one-1.0.dist-info" / "INSTALLER").read_text().strip() == "pip"
+    assert platform.report()["dependency_installer"] == "pip"
+
+
+def test_classic_installer_pip_config_var_forces_pip(platform: ClassicPlatform) -> None:
+    app = setup(platform)
+    built = compile_with_config(platform, app, {"PYBUILDPACK_INSTALLER": "pip"})
+    assert built.code == 0, built.log
+    assert "Installing dependencies with pip (PYBUILDPACK_INSTALLER=pip)" in built.out
+    assert "uv" not in built.out
+    built = compile_with_config(platform, app, {"PYBUILDPACK_INSTALLER": "yes"})
+    assert built.code == 1 and "[install-dependencies::invalid-installer]" in built.err
+
+
+def test_classic_refuses_a_uv_wheel_that_is_not_the_pinned_file(
+    platform: ClassicPlatform,
+) -> None:
+    fake = fake_uv_wheel(platform.tmp / "bad-mirror")
+    app = setup(platform, fake.parent)  # found first
+    built, _ = platform.compile(app)
+    assert built.code == 1
+    assert "[install-package-manager::checksum-mismatch]" in built.err
+    assert "not uv" not in built.log  # never run
+    assert platform.report()["failure_reason"] == "install-package-manager::checksum-mismatch"
+
+
+def test_classic_auto_falls_back_to_pip_when_no_uv_wheel_can_be_had(
+    platform: ClassicPlatform,
+) -> None:
+    house = platform.tmp / "wheels"
+    house.mkdir()
+    wheel(house, "dep_one")
+    platform.env["PIP_FIND_LINKS"] = f"{house} {platform.env['PIP_FIND_LINKS']}"
+    if any(Path(p, uv_pip.wheel_name(uv_pip.machine_wheel_tag() or "")).is_file()
+           for p in platform.env["PIP_FIND_LINKS"].split()):  # fmt: skip
+        platform.env["PIP_FIND_LINKS"] = str(house) + " " + str(platform.tmp / "tools-only")
+        shutil.copytree(REPO / ".cache" / "wheelhouse", platform.tmp / "tools-only",
+                        ignore=shutil.ignore_patterns("uv-*"))  # fmt: skip
+    built, _ = platform.compile({"requirements.txt": "dep_one==1.0\n"})
+    assert built.code == 0, built.log
+    assert f"Using pip: uv {V} could not be installed" in built.out
+    assert platform.report()["dependency_installer"] == "pip"
+
+
+def test_example_app_builds_offline_with_uv_and_serves(tmp_path: Path) -> None:
+    """The real e2e: examples/webapp from the local wheelhouse (PIP_NO_INDEX) with uv."""
+    from bp_support import FakeInstaller, write_catalog
+    from test_bp_e2e import prepare, serve_and_get, wheelhouse, wheelhouse_series
+
+    uv_wheelhouse()
+    series = wheelhouse_series(wheelhouse())
+    build_dir, env = prepare(tmp_path, series)
+    assert env["PIP_NO_INDEX"] == "1"
+    env["PYBUILDPACK_CATALOG"] = str(write_catalog(tmp_path / "catalog.json", series))
+    out, err = io.StringIO(), io.StringIO()
+    code = classic.compile(build_dir, tmp_path / "cache", None, environ=env,
+                           installer=FakeInstaller(), log=BuildLog(out=out, err=err))  # fmt: skip
+    assert code == 0, out.getvalue() + err.getvalue()
+    assert USING_UV in out.getvalue()
+    assert serve_and_get(build_dir)["message"] == "Hello from pybuildpack"
+
+
+# --------------------------------------------------------------------------- CNB
+
+
+def test_cnb_installs_into_the_venv_layer_with_uv(lifecycle: Callable[..., Lifecycle]) -> None:
+    if len(local_series()) < 1:
+        pytest.skip("needs a local CPython (pyenv)")
+    lc = lifecycle({"requirements.txt": "dep_one==1.0\n"})
+    house = lc.tmp / "wheels"
+    house.mkdir()
+    wheel(house, "dep_one")
+    lc.extra_env["PIP_FIND_LINKS"] = f"{house} {uv_wheelhouse()}"
+    from bp_support import write_catalog
+
+    lc.extra_env["PYBUILDPACK_CATALOG"] = str(write_catalog(lc.tmp / "c.json", local_series()[-1]))
+    built = lc.build()
+    assert built.code == 0, built.log
+    assert USING_UV in built.out
+    assert list((lc.layers / "venv").glob("lib/python3.*/site-packages/dep_one.py"))
+    assert read_metadata(lc.layers, "uv-bin") == {"arch": "amd64", "uv_version": V}
+    lc.restore()
+    built = lc.build()
+    assert built.code == 0, built.log
+    assert f"Using cached uv {V}" in built.out and USING_UV in built.out
+
+    lc.restore()
+    lc.extra_env["PYBUILDPACK_INSTALLER"] = "pip"
+    built = lc.build()
+    assert built.code == 0, built.log
+    assert "Installing dependencies with pip (PYBUILDPACK_INSTALLER=pip)" in built.out
