@@ -16,15 +16,13 @@ advice can be pasted as it is.
 from __future__ import annotations
 
 import re
-import shlex
 import textwrap
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pybuildpack import errors as e
+from pybuildpack.output import _APP_DIR, app_dir_shown  # noqa: F401 - re-exported
 from pybuildpack.version import MajorVersion, Origin
 from pybuildpack.version_files import make_visible
 
@@ -134,18 +132,7 @@ def _fill(text: str, width: int, first: str, rest: str) -> str:
     )
 
 
-_APP_DIR: ContextVar[str] = ContextVar("pybuildpack_app_dir", default=".")
 _COMMAND_ON_DOT = re.compile(r"(pybuildpack (?:pin|migrate)) \.(?= |$)", re.MULTILINE)
-
-
-@contextmanager
-def app_dir_shown(path: str) -> Iterator[None]:
-    """While active, advice names ``path`` (shell-quoted) as the app directory."""
-    token = _APP_DIR.set(shlex.quote(path) if path else ".")
-    try:
-        yield
-    finally:
-        _APP_DIR.reset(token)
 
 
 def name_app_dir(text: str) -> str:
