@@ -135,20 +135,26 @@ def big_app(python: Path) -> App:
     return App("big", app, house)
 
 
-def uv_wheel_dir(wheelhouse: Path) -> Path:
-    """A folder holding only the pinned uv wheel, for the builds' PIP_FIND_LINKS (the build
-    takes uv from its wheel, offline here, as it would from the index)."""
-    target = BENCH_CACHE / "uv-wheel"
-    if not any(target.glob(f"uv-{UV_VERSION}-*.whl")):
-        target.mkdir(parents=True, exist_ok=True)
-        found = sorted(wheelhouse.glob(f"uv-{UV_VERSION}-*.whl"))
+def tool_wheel_dir(wheelhouse: Path) -> Path:
+    """A folder holding the pinned uv, pip and setuptools wheels, for the builds'
+    PIP_FIND_LINKS (the build takes these tools from their wheels, offline here, as it
+    would from the index)."""
+    from pybuildpack.buildpack.deps import TOOLS
+
+    target = BENCH_CACHE / "tool-wheels"
+    target.mkdir(parents=True, exist_ok=True)
+    for name, version in (("uv", UV_VERSION), ("pip", TOOLS.pip),
+                          ("setuptools", TOOLS.setuptools)):  # fmt: skip
+        if any(target.glob(f"{name}-{version}-*.whl")):
+            continue
+        found = sorted(wheelhouse.glob(f"{name}-{version}-*.whl"))
         if found:
             shutil.copy2(found[0], target)
         else:
             subprocess.run(
                 [sys.executable, "-m", "pip", "download", "--disable-pip-version-check",
                  "--quiet", "--no-deps", "--only-binary=:all:", "-d", str(target),
-                 f"uv=={UV_VERSION}"],
+                 f"{name}=={version}"],
                 check=True,
             )  # fmt: skip
     return target
@@ -288,7 +294,7 @@ def main() -> int:
         else:
             raise SystemExit(f"unknown app {name!r}")
     uv = uv_binary()
-    uv_wheels = uv_wheel_dir(args.wheelhouse)
+    tool_wheels = tool_wheel_dir(args.wheelhouse)
     versions = tool_versions(cpython, uv)
     stem = "build-tmpfs" if args.tmpdir else "build"
     where = args.tmpdir or tempfile.gettempdir()
@@ -329,7 +335,7 @@ def main() -> int:
                     "PYBUILDPACK_ALLOW_INSECURE_HTTP": "1",  # the loopback server
                     "PYBUILDPACK_RUNNER_WHEELS": str(RUNNER_WHEELS),
                     "PIP_NO_INDEX": "1",
-                    "PIP_FIND_LINKS": f"{app.wheels} {uv_wheels}",
+                    "PIP_FIND_LINKS": f"{app.wheels} {tool_wheels}",
                     "PIP_CONFIG_FILE": os.devnull,
                     "PYBUILDPACK_INSTALLER": args.installer,
                 }
