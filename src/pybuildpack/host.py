@@ -24,3 +24,14 @@ def host_arch(environ: Mapping[str, str] | None = None) -> str:
 
         machine = platform.machine().lower()
     return _ARCH_NAMES.get(machine, machine)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (on this host); one we may not signal exists too."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

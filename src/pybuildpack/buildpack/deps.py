@@ -85,6 +85,17 @@ class ToolPins:
         return wanted
 
 
+# How pybuildpack runs pip for its own installs of tools: no cache, no prompts, no noise.
+_QUIET_PIP = (
+    "--no-cache-dir",
+    "--no-input",
+    "--quiet",
+    "--disable-pip-version-check",
+    "--no-warn-script-location",
+    "--root-user-action=ignore",
+)
+
+
 def load_tool_pins(text: str | None = None) -> ToolPins:
     """Read ``data/tools.json`` (or ``text``); a malformed file is a packaging bug."""
     if text is None:
@@ -224,12 +235,7 @@ def pip_bootstrap_command(python: Path, wheel: Path) -> list[str]:
         "install",
         "--isolated",
         "--no-index",
-        "--no-cache-dir",
-        "--no-input",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--no-warn-script-location",
-        "--root-user-action=ignore",
+        *_QUIET_PIP,
         str(wheel),
     ]
 
@@ -280,12 +286,7 @@ def pip_pin_command(
         # the user base is a fresh layer: install there even when the runtime has that pip
         *(["--user", "--ignore-installed"] if user else []),
         *(["--no-index"] if offline else []),
-        "--no-cache-dir",
-        "--no-input",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--no-warn-script-location",
-        "--root-user-action=ignore",
+        *_QUIET_PIP,
         *requirements,
     ]
 

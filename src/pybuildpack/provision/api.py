@@ -47,7 +47,7 @@ from pybuildpack.errors import (
     UnsafeArchive,
     UsageError,
 )
-from pybuildpack.host import host_arch
+from pybuildpack.host import host_arch, process_alive
 from pybuildpack.provision import atomic, download, settings
 from pybuildpack.provision.cache import DownloadCache, cache_errors
 from pybuildpack.provision.sources import ArchiveSpec, archive_for, parse_sha256sums
@@ -592,16 +592,6 @@ def publish(new: Path, dest: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_stale_temps(dest: Path) -> list[Path]:
     """Delete staging folders left beside ``dest`` by installs that were killed; if one
     was killed between the two renames of the fallback publish, put its old runtime back."""
@@ -614,7 +604,7 @@ def remove_stale_temps(dest: Path) -> list[Path]:
                 pid = int(p.name[len(f".{dest.name}.{tag}-") :].split("-", 1)[0])
             except ValueError:
                 continue
-            if pid == os.getpid() or _alive(pid):
+            if pid == os.getpid() or process_alive(pid):
                 continue
             if tag == _OLD_TAG and not dest.exists() and read_marker(p / "runtime"):
                 os.rename(p / "runtime", dest)

@@ -43,6 +43,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from pybuildpack.host import process_alive
 from pybuildpack.provision import atomic
 
 FORMAT = 1
@@ -155,7 +156,7 @@ class Store:
                     pid = int(p.name[len(tag) :].split("-", 1)[0])
                 except ValueError:
                     continue
-                if pid != os.getpid() and not _alive(pid):
+                if pid != os.getpid() and not process_alive(pid):
                     shutil.rmtree(p, ignore_errors=True)
 
     def clear(self) -> int:
@@ -302,13 +303,3 @@ def _copy(source: str, target: str, mode: int, st: os.stat_result) -> None:
             os.close(dfd)
     finally:
         os.close(sfd)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
