@@ -294,9 +294,7 @@ def test_fir_runs_collectstatic_with_the_venvs_django(
     assert info["config"] == "from-platform" and info["cwd"] == str(lc.app.resolve())
 
 
-def test_fir_collectstatic_opt_out(
-    lifecycle: Callable[..., Lifecycle], tmp_path: Path
-) -> None:
+def test_fir_collectstatic_opt_out(lifecycle: Callable[..., Lifecycle], tmp_path: Path) -> None:
     built, _ = fir_build(lifecycle, tmp_path, DJANGO_APP, DISABLE_COLLECTSTATIC="1")
     assert built.code == 0, built.log
     assert "Skipping Django collectstatic: DISABLE_COLLECTSTATIC is set" in built.out
