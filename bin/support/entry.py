@@ -95,11 +95,11 @@ def _store(runner_dir: str | None) -> str:
     return store
 
 
-def wheel_paths(runner_dir: str | None, base: str | None) -> list[str]:
-    """Verified wheel files for ``sys.path``: packaged, cached, or fetched now."""
+def wheel_paths(wheels: list[dict], runner_dir: str | None, base: str | None) -> list[str]:
+    """Verified files of ``wheels`` for ``sys.path``: packaged, cached, or fetched now."""
     paths: list[str] = []
     missing: list[dict] = []
-    for wheel in locked_wheels():
+    for wheel in wheels:
         vendored = os.path.join(BP_DIR, "vendor", "wheels", wheel["file"])
         if os.path.exists(vendored):
             if _digest(vendored) != wheel["sha256"]:
@@ -164,18 +164,18 @@ def _parse(argv: list[str]) -> tuple[str | None, str | None, bool, list[str]]:
     return runner_dir, base, own_site, argv
 
 
-def _has_deps() -> bool:
+def _has_deps(wheels: list[dict]) -> bool:
     import importlib.util
 
-    names = [w["name"] for w in locked_wheels()]
-    return all(importlib.util.find_spec(name) is not None for name in names)
+    return all(importlib.util.find_spec(w["name"]) is not None for w in wheels)
 
 
 def main(argv: list[str]) -> int:
     try:
         runner_dir, base, own_site, phase = _parse(list(argv))
-        if not (own_site and _has_deps()):
-            sys.path[:0] = wheel_paths(runner_dir, base)
+        wheels = locked_wheels()
+        if not (own_site and _has_deps(wheels)):
+            sys.path[:0] = wheel_paths(wheels, runner_dir, base)
     except (BootstrapError, OSError) as exc:
         import textwrap
 

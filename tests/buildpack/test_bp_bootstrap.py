@@ -40,6 +40,7 @@ def bare_buildpack(tmp: Path) -> Path:
     ignore = shutil.ignore_patterns("__pycache__")
     shutil.copytree(REPO / "bin", bp / "bin", ignore=ignore)
     shutil.copytree(REPO / "src" / "pybuildpack", bp / "src" / "pybuildpack", ignore=ignore)
+    shutil.copy2(REPO / "buildpack.toml", bp / "buildpack.toml")
     return bp
 
 

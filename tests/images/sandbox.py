@@ -28,7 +28,6 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 SUITE = "bookworm"
 MIRROR = os.environ.get("PYBUILDPACK_DEBIAN_MIRROR", "http://deb.debian.org/debian")
-CHROOT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass(frozen=True)

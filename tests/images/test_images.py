@@ -31,6 +31,7 @@ from pathlib import Path
 import pytest
 from bp_support import Lifecycle, check_layers_dir, local_cpython
 from sandbox import IMAGES, REPO, Bind, Sandbox, rootfs, wait_for_http, why_not_supported
+from test_bp_bootstrap import bare_buildpack
 from test_bp_e2e import EXAMPLE, free_port, wheelhouse, wheelhouse_series
 
 from provisioning.archives import (
@@ -80,15 +81,6 @@ class Inputs:
     package: Path
 
 
-def _checkout_copy(dest: Path) -> Path:
-    """The buildpack as a platform fetches a git checkout: tracked layout, no dev venv."""
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(REPO / "bin", dest / "bin", ignore=ignore)
-    shutil.copytree(REPO / "src" / "pybuildpack", dest / "src" / "pybuildpack", ignore=ignore)
-    shutil.copy2(REPO / "buildpack.toml", dest / "buildpack.toml")
-    return dest
-
-
 def _package(dest: Path, out: Path) -> Path:
     proc = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "package.py"), "--wheels", str(RUNNER_WHEELS),
@@ -99,9 +91,8 @@ def _package(dest: Path, out: Path) -> Path:
     (tarball,) = out.glob("pybuildpack-*.tgz")
     dest.mkdir()
     with tarfile.open(tarball) as tar:
-        tar.extractall(dest, filter="data") if hasattr(tarfile, "data_filter") else tar.extractall(
-            dest
-        )
+        safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+        tar.extractall(dest, **safe)
     assert (dest / "vendor" / "wheels").is_dir()
     return dest
 
@@ -151,7 +142,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Inputs]:
             runner_path="/runner/cpython-runner-install_only.tar.gz",
             runner_sha256=sha256(runner), downloads=downloads,
             runner_version=(runner_version.major, runner_version.minor),
-            checkout=_checkout_copy(tmp / "checkout"),
+            checkout=bare_buildpack(tmp),
             package=_package(tmp / "package", tmp / "dist"),
         )  # fmt: skip
 
