@@ -14,7 +14,6 @@ Guarantees:
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
@@ -23,8 +22,8 @@ import stat
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -37,7 +36,6 @@ from pybuildpack.errors import (
     ChecksumMismatch,
     ChecksumUnavailable,
     DestinationUnusable,
-    DiskFull,
     DownloadCacheUnusable,
     DownloadFailed,
     InsecureChecksum,
@@ -49,7 +47,7 @@ from pybuildpack.errors import (
 )
 from pybuildpack.host import host_arch, process_alive
 from pybuildpack.provision import atomic, download, settings
-from pybuildpack.provision.cache import DownloadCache, cache_errors
+from pybuildpack.provision.cache import DownloadCache, cache_errors, os_errors
 from pybuildpack.provision.sources import ArchiveSpec, archive_for, parse_sha256sums
 from pybuildpack.provision.store import Damaged, Store
 from pybuildpack.provision.systar import system_tar, unpacker_choice
@@ -551,14 +549,9 @@ def check_replaceable(dest: Path) -> None:
         )
 
 
-@contextmanager
-def destination_errors(path: Path) -> Iterator[None]:
-    try:
-        yield
-    except OSError as exc:
-        if exc.errno == errno.ENOSPC:
-            raise DiskFull(path=str(path)) from None
-        raise DestinationUnusable(path=str(path), detail=exc.strerror or str(exc)) from None
+def destination_errors(path: Path) -> AbstractContextManager[None]:
+    """OSErrors at the destination as typed errors."""
+    return os_errors(path, DestinationUnusable)
 
 
 def _restrictive_umask() -> bool:

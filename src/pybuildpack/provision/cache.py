@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from pybuildpack.errors import DiskFull, DownloadCacheUnusable, LockTimeout
+from pybuildpack.errors import DestinationUnusable, DiskFull, DownloadCacheUnusable, LockTimeout
 from pybuildpack.provision import settings
 
 CACHE_ENV = "PYBUILDPACK_CACHE_DIR"
@@ -38,14 +38,21 @@ def default_cache_dir() -> Path:
 
 
 @contextlib.contextmanager
-def cache_errors(path: Path) -> Iterator[None]:
-    """OSErrors in the cache as typed errors."""
+def os_errors(
+    path: Path, unusable: type[DownloadCacheUnusable] | type[DestinationUnusable]
+) -> Iterator[None]:
+    """OSErrors while working on ``path`` as typed errors: a full disk, else ``unusable``."""
     try:
         yield
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise DiskFull(path=str(path)) from None
-        raise DownloadCacheUnusable(path=str(path), detail=exc.strerror or str(exc)) from None
+        raise unusable(path=str(path), detail=exc.strerror or str(exc)) from None
+
+
+def cache_errors(path: Path) -> contextlib.AbstractContextManager[None]:
+    """OSErrors in the cache as typed errors."""
+    return os_errors(path, DownloadCacheUnusable)
 
 
 class DownloadCache:
