@@ -99,19 +99,11 @@ def resolve(
             )
 
     warnings: list[BuildWarning] = []
-    if info.status == "deprecated":
+    # Near or past its end of life: the same facts, a warning per stage.
+    stage = {"deprecated": PythonVersionDeprecated, "eol": PythonVersionEolReached}
+    if info.status in stage:
         warnings.append(
-            PythonVersionDeprecated(
-                series=series,
-                origin=request.origin,
-                eol_date=info.end_of_life,
-                removal_date=info.removal,
-                suggested=catalog.default_major,
-            )
-        )
-    elif info.status == "eol":
-        warnings.append(
-            PythonVersionEolReached(
+            stage[info.status](
                 series=series,
                 origin=request.origin,
                 eol_date=info.end_of_life,
