@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from pybuildpack.host import process_alive
-from pybuildpack.provision import atomic
+from pybuildpack.provision import atomic, filecopy
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -283,20 +283,7 @@ def _copy(source: str, target: str, mode: int, st: os.stat_result) -> None:
     try:
         dfd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
-            done = 0
-            try:
-                while done < st.st_size:
-                    n = os.copy_file_range(sfd, dfd, st.st_size - done)
-                    if n == 0:
-                        break
-                    done += n
-            except (OSError, AttributeError):
-                os.lseek(sfd, done, os.SEEK_SET)
-                os.lseek(dfd, done, os.SEEK_SET)
-                while chunk := os.read(sfd, 1 << 20):
-                    view = memoryview(chunk)
-                    while view:
-                        view = view[os.write(dfd, view) :]
+            filecopy.Copier().data(sfd, dfd, st.st_size)
             os.fchmod(dfd, mode)
             os.utime(dfd, ns=(st.st_atime_ns, st.st_mtime_ns))
         finally:
