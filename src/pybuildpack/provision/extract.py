@@ -1,11 +1,14 @@
 """Decompressing a runtime archive as a stream, with bounded memory, and unpacking it in
 Python (the fallback when no GNU tar or bsdtar is usable).
 
-Decompression runs in a background thread (downloading, hashing and inflating release the
-GIL, so they overlap with unpacking on the main thread). Each step produces at most
-``_OUT_CHUNK`` bytes and at most ``_QUEUE`` chunks wait, so memory stays bounded whatever
-the input (a small archive that inflates to gigabytes, a zstd frame asking for a huge
-window). The total decompressed size is capped too.
+Two background threads form a pipeline with the unpacking on the main thread: one reads
+the source (downloading, hashing and writing the download cache, in ``_Tee``), the other
+inflates. Reading, hashing and inflating release the GIL, so the three overlap: inflating
+(the longest step) never waits for the network or the hash. Each inflate step produces at
+most ``_OUT_CHUNK`` bytes and at most ``_QUEUE`` chunks wait (``_RAW_QUEUE`` compressed
+chunks before it), so memory stays bounded whatever the input (a small archive that
+inflates to gigabytes, a zstd frame asking for a huge window). The total decompressed size
+is capped too.
 
 Codecs: gzip with ISA-L (``isal``) where installed, else zlib; zstd with the
 ``zstandard`` package, else Python 3.14's ``compression.zstd``, else the ``zstd`` program
@@ -26,7 +29,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from pybuildpack.errors import (
     ArchiveCorrupt,
@@ -37,8 +40,10 @@ from pybuildpack.errors import (
     PyBuildpackError,
 )
 from pybuildpack.provision import settings
-from pybuildpack.provision.download import Readable
-from pybuildpack.provision.sources import Compression
+
+if TYPE_CHECKING:
+    from pybuildpack.provision.download import Readable
+    from pybuildpack.provision.sources import Compression
 
 # zstd frames may ask for a window up to this size (what `zstd -d --long` accepts): archives
 # made with --long need more than the 8 MiB default, and a frame may not make us allocate
@@ -50,6 +55,7 @@ _EOF = object()
 _PUMP_CHUNK = 1 << 20  # compressed bytes read at a time
 _OUT_CHUNK = 1 << 20  # decompressed bytes produced at a time, at most
 _QUEUE = 16  # chunks waiting for the unpacker, at most
+_RAW_QUEUE = 16  # compressed chunks (at most _PUMP_CHUNK bytes each) waiting to be inflated
 
 
 def gzip_decompressor() -> Any:
@@ -309,8 +315,9 @@ class ThreadedDecompressor:
     """A ``read(n)`` stream of the decompressed bytes of ``source``.
 
     A background thread reads ``source`` in large chunks and reads it to the end, so a
-    hashing source sees every byte. Multi-member gzip and multi-frame zstd streams are
-    handled. More than ``limit`` decompressed bytes raise ``ArchiveTooLarge``.
+    hashing source sees every byte; a second one decompresses what the first read.
+    Multi-member gzip and multi-frame zstd streams are handled. More than ``limit``
+    decompressed bytes raise ``ArchiveTooLarge``.
     """
 
     def __init__(
@@ -326,26 +333,55 @@ class ThreadedDecompressor:
         self._url = url
         self._limit = limit
         self._queue: queue.Queue[object] = queue.Queue(maxsize=_QUEUE)
+        self._raw: queue.Queue[object] = queue.Queue(maxsize=_RAW_QUEUE)
+        self._raw_done = False
         self._buffer = b""
         self._offset = 0
         self._done = False
         self._stop = threading.Event()
         self.position = 0  # decompressed bytes handed out so far
+        self._reader = threading.Thread(target=self._fetch, name="pybuildpack-read", daemon=True)
         self._thread = threading.Thread(target=self._pump, name="pybuildpack-unpack", daemon=True)
+        self._reader.start()
         self._thread.start()
 
-    def _put(self, item: object) -> None:
+    def _put(self, item: object, into: queue.Queue[object] | None = None) -> None:
+        target = self._queue if into is None else into
         while not self._stop.is_set():
             try:
-                self._queue.put(item, timeout=0.1)
+                target.put(item, timeout=0.1)
                 return
             except queue.Full:
                 continue
 
+    def _fetch(self) -> None:
+        """The reading thread: the source, to its end, in large chunks."""
+        try:
+            while not self._stop.is_set():
+                data = self._source.read(_PUMP_CHUNK)
+                if not data:
+                    break
+                self._put(data, self._raw)
+            self._put(_EOF, self._raw)
+        except BaseException as exc:  # handed to the inflating thread, then the reader
+            self._put(exc, self._raw)
+
     def _read_source(self, n: int) -> bytes:
-        if self._stop.is_set():
-            return b""
-        return self._source.read(n)
+        """What the reading thread read next (up to ``_PUMP_CHUNK`` bytes, whatever
+        ``n``); b"" at the end of the source or once stopped."""
+        while not self._stop.is_set() and not self._raw_done:
+            try:
+                item = self._raw.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if item is _EOF:
+                self._raw_done = True
+                return b""
+            if isinstance(item, BaseException):
+                self._raw_done = True
+                raise item
+            return item  # type: ignore[return-value]
+        return b""
 
     def _pump(self) -> None:
         try:
@@ -416,12 +452,14 @@ class ThreadedDecompressor:
         return done
 
     def close(self) -> None:
-        """Stop the thread (early, on errors) and wait for it."""
+        """Stop the threads (early, on errors) and wait for them."""
         self._stop.set()
-        with suppress(queue.Empty):
-            while True:
-                self._queue.get_nowait()
+        for waiting in (self._queue, self._raw):
+            with suppress(queue.Empty):
+                while True:
+                    waiting.get_nowait()
         self._thread.join(timeout=10)
+        self._reader.join(timeout=10)
 
 
 @contextmanager
@@ -456,9 +494,11 @@ def extract_stream(
     *,
     strip: str | None,
     url: str,
+    read_only: bool = False,
 ) -> Path:
     """Unpack a runtime archive in Python into ``dest/runtime`` (``dest``: an existing,
-    empty, private directory). Returns the runtime's root. See ``tarsafe``."""
+    empty, private directory). Returns the runtime's root. See ``tarsafe``. With
+    ``read_only``, files are made without write bits (for the runtime store)."""
     from pybuildpack.provision import tarsafe
 
     limits = tarsafe.Limits.from_env()
@@ -469,13 +509,13 @@ def extract_stream(
             root.mkdir(mode=0o755)
             reader = ThreadedDecompressor(stream, compression, url=url, limit=limits.stream_bytes)
             plan = tarsafe.Plan(strip=strip, url=url, limits=limits)
-            with tarsafe.FdTree(root, url) as tree:
+            with tarsafe.FdTree(root, url, read_only=read_only) as tree:
                 for member in tarsafe.read_members(reader, plan):
                     tree.write(member, reader)
                 plan.finish()
                 for link in plan.symlinks:
                     tree.symlink(link)
-            tarsafe.audit_tree(root, url)
+            tarsafe.audit_tree(root, url, read_only=read_only)
     finally:
         if reader is not None:
             reader.close()

@@ -31,6 +31,7 @@ bits, nothing but files, folders and symlinks.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections import deque
 from collections.abc import Iterator
@@ -38,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Protocol
+from zlib import adler32
 
 from pybuildpack.errors import ArchiveCorrupt, ArchiveTooLarge, UnsafeArchive
 from pybuildpack.provision import settings
@@ -98,22 +100,28 @@ def _text(field: bytes) -> bytes:
     return field if end < 0 else field[:end]
 
 
-def _number(field: bytes, what: str, url: str) -> int:
-    """A numeric field: octal digits (leading spaces allowed) ended by NUL/space, or GNU
-    base-256. Anything else - including digits after a leading NUL - is refused."""
-    if field[0] == 0x80:
-        return int.from_bytes(field[1:], "big")
-    if field[0] & 0x80:
+# An octal field: leading spaces, octal digits, then only NULs and spaces.
+_OCTAL = re.compile(rb" *([0-7]*)[ \0]*")
+# Bytes 100-156 of a header as GNU tar, Python's tarfile and most others write them: mode,
+# uid, gid (7 octal digits and a NUL each), size, mtime (11 and a NUL), the checksum (6, a
+# NUL and a space). Every field in this form is valid for ``_field``, so matching this one
+# pattern checks all of them at once; any other form goes through ``_field``.
+_COMMON = re.compile(rb"([0-7]{7})\0[0-7]{7}\0[0-7]{7}\0([0-7]{11})\0([0-7]{11})\0([0-7]{6})\0 ")
+
+
+def _field(block: bytes, start: int, end: int, what: str) -> int:
+    """The numeric field ``block[start:end]``: octal digits (leading spaces allowed) ended
+    by NUL/space, or GNU base-256. Anything else - including digits after a leading NUL -
+    is refused."""
+    first = block[start]
+    if first == 0x80:
+        return int.from_bytes(block[start + 1 : end], "big")
+    if first & 0x80:
         raise ValueError(f"negative or malformed {what}")
-    body = field.lstrip(b" ")
-    end = len(body)
-    for i, byte in enumerate(body):
-        if byte in (0, 0x20):
-            end = i
-            break
-    digits, rest = body[:end], body[end:]
-    if rest.strip(b"\0 ") or (digits and not digits.isdigit()) or b"8" in digits or b"9" in digits:
-        raise ValueError(f"malformed {what} field {field!r}")
+    match = _OCTAL.fullmatch(block, start, end)
+    if match is None:
+        raise ValueError(f"malformed {what} field {block[start:end]!r}")
+    digits = match.group(1)
     if not digits:
         if what in ("size", "checksum"):
             raise ValueError(f"empty {what} field")
@@ -121,9 +129,16 @@ def _number(field: bytes, what: str, url: str) -> int:
     return int(digits, 8)
 
 
+def _byte_sum(block: bytes) -> int:
+    """``sum(block)`` of a 512-byte block, about ten times faster: the low half of an
+    Adler-32 is 1 + the sum of the bytes modulo 65521, and the sum of 256 bytes (at most
+    65280) is below the modulus, so each half's sum is exact."""
+    return (adler32(block[:256]) & 0xFFFF) + (adler32(block[256:]) & 0xFFFF) - 2
+
+
 def _checksum_ok(block: bytes, url: str) -> bool:
-    stored = _number(block[148:156], "checksum", url)
-    unsigned = sum(block) - sum(block[148:156]) + 8 * 0x20
+    stored = _field(block, 148, 156, "checksum")
+    unsigned = _byte_sum(block) - sum(block[148:156]) + 8 * 0x20
     if stored == unsigned:
         return True
     high = sum(1 for b in block[:148] + block[156:] if b > 127)
@@ -192,14 +207,22 @@ def read_members(source: Source, plan: Plan) -> Iterator[Member]:
             _check_end(source, url, pax or long_name is not None or long_link is not None)
             return
         try:
-            if not _checksum_ok(block, url):
-                raise ValueError("a header checksum does not match")
+            common = _COMMON.match(block, 100)
+            if common is not None:  # the usual layout: every field is known to be valid
+                mode_text, size_text, mtime_text, stored = common.groups()
+                mode, size, mtime = int(mode_text, 8), int(size_text, 8), int(mtime_text, 8)
+                unsigned = _byte_sum(block) - sum(block[148:156]) + 8 * 0x20
+                if int(stored, 8) != unsigned and not _checksum_ok(block, url):
+                    raise ValueError("a header checksum does not match")
+            else:
+                if not _checksum_ok(block, url):
+                    raise ValueError("a header checksum does not match")
+                size = _field(block, 124, 136, "size")
+                mode = _field(block, 100, 108, "mode")
+                mtime = _field(block, 136, 148, "mtime")
             magic = block[257:265]
             if magic not in (b"ustar\x0000", b"ustar  \0") and magic.strip(b"\0"):
                 raise ValueError(f"unknown header magic {magic!r}")
-            size = _number(block[124:136], "size", url)
-            mode = _number(block[100:108], "mode", url)
-            mtime = _number(block[136:148], "mtime", url)
         except ValueError as exc:
             raise _corrupt(
                 url, f"unreadable header at byte {source_position(source)}: {exc}"
@@ -322,7 +345,9 @@ class Plan:
             raise UnsafeArchive(url=self.url, member=shown, reason="is an absolute path")
         if "\0" in name:
             raise ArchiveCorrupt(url=self.url, detail=f"'{shown}' has a NUL in its name")
-        if len(name.encode("utf-8", "surrogateescape")) > _MAX_PATH:
+        # A character is at most 4 bytes in UTF-8 (1 for a surrogate escape): only long
+        # names need encoding to be measured.
+        if len(name) > _MAX_PATH // 4 and len(name.encode("utf-8", "surrogateescape")) > _MAX_PATH:
             raise ArchiveCorrupt(url=self.url, detail=f"a name longer than {_MAX_PATH} bytes")
         parts = [p for p in name.split("/") if p not in ("", ".")]
         if ".." in parts:
@@ -330,7 +355,10 @@ class Plan:
                 url=self.url, member=shown, reason="points outside the archive with '..'"
             )
         for part in parts:
-            if len(part.encode("utf-8", "surrogateescape")) > _MAX_COMPONENT:
+            if (
+                len(part) > _MAX_COMPONENT // 4
+                and len(part.encode("utf-8", "surrogateescape")) > _MAX_COMPONENT
+            ):
                 raise ArchiveCorrupt(url=self.url, detail=f"'{shown}' has too long a component")
         if self.strip is not None:
             if not parts or parts[0] != self.strip:
@@ -342,6 +370,11 @@ class Plan:
         return parts or None
 
     def _parents_ok(self, parts: list[str], shown: str) -> None:
+        if len(parts) > 1 and self.kinds.get("/".join(parts[:-1])) == DIR:
+            # A folder is recorded only once every folder above it was (this loop runs
+            # from the top down), and a recorded folder never changes kind: its parents
+            # are known to be folders.
+            return
         for i in range(1, len(parts)):
             parent = "/".join(parts[:i])
             kind = self.kinds.get(parent)
@@ -477,12 +510,36 @@ class _FdSink:
         return len(data)
 
 
+def current_umask() -> int | None:
+    """The process's umask, read without changing it (``/proc``, Linux 4.7+): setting it
+    to read it back would race with other threads creating files. None when unknown."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def file_mode(mode: int, read_only: bool) -> int:
+    """A vetted file mode (0o644 or 0o755) as it is written: without the write bits when
+    ``read_only`` (the runtime store's files)."""
+    return mode & 0o555 if read_only else mode
+
+
 class FdTree:
     """Creates members below ``root`` through directory descriptors, never following a
-    symlink (``O_NOFOLLOW`` on every component)."""
+    symlink (``O_NOFOLLOW`` on every component). Files get their final mode when they are
+    created (read-only ones too: the descriptor stays writable), and an ``fchmod`` only
+    when the umask would take bits away."""
 
-    def __init__(self, root: Path, url: str) -> None:
+    def __init__(self, root: Path, url: str, *, read_only: bool = False) -> None:
         self._url = url
+        self._read_only = read_only
+        umask = current_umask()
+        self._fchmod = umask is None or bool(umask & 0o755)
         self._root = os.open(root, _DIR_FLAGS)
         self._fds: dict[str, int] = {"": self._root}
 
@@ -527,14 +584,16 @@ class FdTree:
         if member.kind == DIR:
             self._dir(member.path)
         elif member.kind == FILE:
-            fd = os.open(name, _FILE_FLAGS, 0o600, dir_fd=parent_fd)
+            mode = file_mode(member.mode, self._read_only)
+            fd = os.open(name, _FILE_FLAGS, mode, dir_fd=parent_fd)
             try:
                 got = source.copy_to(_FdSink(fd), member.size)  # type: ignore[arg-type]
                 if got != member.size:
                     raise ArchiveCorrupt(
                         url=self._url, detail="the archive is truncated (it ends inside a member)"
                     )
-                os.fchmod(fd, member.mode)
+                if self._fchmod:
+                    os.fchmod(fd, mode)
                 os.utime(fd, (member.mtime, member.mtime))
             finally:
                 os.close(fd)
@@ -554,9 +613,10 @@ class FdTree:
         os.symlink(member.target, name, dir_fd=self._dir(parent))
 
 
-def audit_tree(root: Path, url: str) -> int:
+def audit_tree(root: Path, url: str, *, read_only: bool = False) -> int:
     """Walk ``root`` without following links: drop special permission bits, make
-    everything readable by all, refuse anything but files, folders and symlinks.
+    everything readable by all, refuse anything but files, folders and symlinks. Files
+    end up 0644 or 0755, or with ``read_only`` (the runtime store's) 0444 or 0555.
     Returns the number of entries."""
     count = 0
     stack = [str(root)]
@@ -573,7 +633,7 @@ def audit_tree(root: Path, url: str) -> int:
                     stack.append(entry.path)
                     want = 0o755
                 elif kind == stat.S_IFREG:
-                    want = 0o755 if st.st_mode & 0o111 else 0o644
+                    want = file_mode(0o755 if st.st_mode & 0o111 else 0o644, read_only)
                 else:
                     rel = os.path.relpath(entry.path, root)
                     raise UnsafeArchive(url=url, member=rel, reason="is a device, FIFO or socket")
@@ -609,9 +669,10 @@ def _ustar(name: bytes, typeflag: bytes, size: int, mode: int, mtime: int, link:
     return bytes(header)
 
 
-def header_for(member: Member) -> bytes:
+def header_for(member: Member, read_only: bool = False) -> bytes:
     """A canonical header (ustar, with a pax header for long names) for a vetted member:
-    the only header bytes the system tar ever reads."""
+    the only header bytes the system tar ever reads. ``read_only``: files without write
+    bits (``file_mode``)."""
     typeflag = {FILE: b"0", DIR: b"5", HARDLINK: b"1"}[member.kind]
     name = member.path.encode("utf-8", "surrogateescape")
     link = member.target.encode("utf-8", "surrogateescape") if member.kind == HARDLINK else b""
@@ -626,7 +687,8 @@ def header_for(member: Member) -> bytes:
     if size > 0o77777777777:
         records += _pax_record("size", str(size))
         size = 0
-    main = _ustar(name, typeflag, size, member.mode, member.mtime, link)
+    mode = file_mode(member.mode, read_only) if member.kind == FILE else member.mode
+    main = _ustar(name, typeflag, size, mode, member.mtime, link)
     if not records:
         return main
     extended = _ustar(b"././@PaxHeader", b"x", len(records), 0o644, 0, b"")
