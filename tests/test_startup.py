@@ -55,6 +55,9 @@ def test_resolve_imports_nothing_heavy(tmp_path: Path) -> None:
     modules = _modules_after(code)
     assert _heavy(modules) == []
     assert "packaging.specifiers" not in modules  # a simple requires-python needs no packaging
+    # records instead of dataclasses; Unicode data only for invisible characters; argparse
+    # without shutil (terminal width read directly)
+    assert not modules & {"dataclasses", "inspect", "unicodedata", "calendar", "shutil"}
     commands = {m for m in modules if m.startswith("pybuildpack.commands.")}
     assert commands <= {
         "pybuildpack.commands._shared",

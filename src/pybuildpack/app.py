@@ -7,11 +7,9 @@ Every version a message suggests writing is one ``requires-python`` allows (when
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
 
+from pybuildpack._record import is_record, replace
 from pybuildpack.catalog import Catalog, SourceBuilds
 from pybuildpack.errors import (
     AppDirNotFound,
@@ -26,10 +24,13 @@ from pybuildpack.requires_python import check_requires_python, parse_requires_py
 from pybuildpack.resolve import Resolution, check_platform, for_source, resolve
 from pybuildpack.version import Generation, MajorVersion, Origin, PythonVersion, RequestedVersion
 
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
+    from typing import TypeVar
+
     from pybuildpack.requires_python import PythonSpecifier
 
-D = TypeVar("D", PyBuildpackError, BuildWarning)
+    D = TypeVar("D", PyBuildpackError, BuildWarning)
 
 
 def read_pyproject(app_dir: Path) -> bytes | None:
@@ -50,7 +51,7 @@ def allowed_versions(pyproject: bytes | None) -> PythonSpecifier | None:
 
 def respect_requires_python(diagnostic: D, catalog: Catalog, allowed: PythonSpecifier | None) -> D:
     """``diagnostic`` with its ``suggested`` major replaced when ``allowed`` excludes it."""
-    if allowed is None or not dataclasses.is_dataclass(diagnostic):
+    if allowed is None or not is_record(diagnostic):
         return diagnostic
     suggested = getattr(diagnostic, "suggested", None)
     if not isinstance(suggested, MajorVersion):

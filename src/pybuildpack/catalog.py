@@ -29,11 +29,10 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
 
+from pybuildpack._record import dataclass, field, replace
 from pybuildpack.errors import BuildWarning, CatalogFallback, CatalogInvalid
 from pybuildpack.version import MajorVersion, PythonVersion
 
@@ -45,7 +44,11 @@ ARCHES = ("amd64", "arm64")
 # python-build-standalone targets per arch (the download metadata names builds by target).
 PBS_TARGETS = {"amd64": "x86_64-unknown-linux-gnu", "arm64": "aarch64-unknown-linux-gnu"}
 
-Status = Literal["upcoming", "unlisted", "supported", "deprecated", "eol", "removed"]
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
+if TYPE_CHECKING:
+    from typing import Any, Literal
+
+    Status = Literal["upcoming", "unlisted", "supported", "deprecated", "eol", "removed"]
 OFFERED: tuple[str, ...] = ("supported", "deprecated", "eol")  # builds work
 
 
@@ -66,10 +69,7 @@ def end_of_life_start(text: str) -> dt.date:
         year, month = int(text[:4]), int(text[5:])
         if not 1 <= month <= 12:
             raise ValueError(f"not a month (YYYY-MM): {text!r}")
-        import calendar  # here: only month-only (planned) dates need it
-
-        last = calendar.monthrange(year, month)[1]
-        return dt.date(year, month, last) + dt.timedelta(days=1)
+        return dt.date(year + month // 12, month % 12 + 1, 1)
     return parse_date(text)
 
 

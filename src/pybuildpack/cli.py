@@ -17,12 +17,15 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
 
 from pybuildpack import __version__
 from pybuildpack.commands import COMMAND_MODULES, COMMANDS
 from pybuildpack.errors import PyBuildpackError, UsageError
 from pybuildpack.output import Output, app_dir_shown
+
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 DESCRIPTION = """\
 Decide which Python runtime an app gets, install it, and build the app.
@@ -76,6 +79,25 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise ArgumentsInvalid(self, message)
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # argparse would import shutil (and with it bz2, lzma...) for the terminal width,
+        # on every start, since each add_argument makes a formatter: read it directly
+        return self.formatter_class(prog=self.prog, width=_help_width())
+
+
+def _help_width() -> int:
+    """What argparse would use: $COLUMNS, else the terminal's width, else 80; minus 2."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return (columns or 80) - 2
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

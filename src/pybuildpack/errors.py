@@ -9,17 +9,16 @@ Ids are stable API: scripts, CI and JSON consumers match on them. Never rename o
 
 from __future__ import annotations
 
-import dataclasses as _dc
-import inspect
-from dataclasses import field
-from typing import Any, ClassVar
-
+from pybuildpack._record import dataclass, field
 from pybuildpack.version import MajorVersion, Origin, PythonVersion, RequestedVersion
+
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 
 def _describe(cls: type) -> None:
-    """Give a class without a docstring one (its id): ``dataclass`` would otherwise build
-    one from ``inspect.signature`` for each class, which slows this module's import."""
+    """Give a class without a docstring one naming its id (help() and tools show it)."""
     if not cls.__doc__:
         cls.__doc__ = f"{cls.__name__} [{getattr(cls, 'id', '')}]"
 
@@ -34,14 +33,10 @@ class PyBuildpackError(Exception):
         _describe(cls)
 
     def __repr__(self) -> str:
-        # one shared repr instead of one generated per error class (import time)
-        from dataclasses import fields, is_dataclass
-
-        shown = (
-            [f"{f.name}={getattr(self, f.name)!r}" for f in fields(self)]
-            if is_dataclass(self)
-            else []
-        )
+        # one shared repr instead of one per error class
+        shown = [
+            f"{f.name}={getattr(self, f.name)!r}" for f in getattr(self, "__record_fields__", ())
+        ]
         return f"{type(self).__name__}({', '.join(shown)})"
 
     def __str__(self) -> str:  # pragma: no cover - exercised through messages tests
@@ -50,7 +45,7 @@ class PyBuildpackError(Exception):
         return render(self).text
 
 
-@_dc.dataclass(frozen=True)
+@dataclass(frozen=True)
 class BuildWarning:
     """Base class of warnings: the build goes on, but the user should act."""
 
@@ -61,156 +56,8 @@ class BuildWarning:
         _describe(cls)
 
 
-# ------------------------------------------------------------------ dataclasses, made cheaply
-#
-# ``dataclasses.dataclass`` compiles several functions per class (``exec``), ~0.15 ms each
-# class: with ~80 diagnostics that was the largest part of every command's start-up. The
-# ``dataclass`` below stands in for it in this module, for the two forms the diagnostics use
-# (errors: ``eq=False, repr=False``; warnings: ``frozen=True``). It makes the same fields
-# (``dataclasses.fields``/``replace``/``is_dataclass``/``asdict`` work unchanged, and a
-# subclass may use the real decorator), shares one ``__eq__``/``__hash__``/``__repr__``/
-# frozen ``__setattr__`` among the warnings, and compiles a class's ``__init__`` the first
-# time one is made. Anything else is handed to ``dataclasses.dataclass``.
-
-_PLAIN_PARAMS = _dc.dataclass(eq=False, repr=False)(type("_Plain", (), {})).__dataclass_params__
-_FROZEN_PARAMS = BuildWarning.__dataclass_params__  # type: ignore[attr-defined]
-_CLASSVAR_PREFIXES = ("ClassVar", "typing.ClassVar", "t.ClassVar")
-
-
-def dataclass(cls: Any = None, /, **options: Any) -> Any:
-    def wrap(c: type) -> type:
-        frozen = options == {"frozen": True} and issubclass(c, BuildWarning)
-        if frozen or (options == {"eq": False, "repr": False} and issubclass(c, PyBuildpackError)):
-            made = _cheap_dataclass(c, frozen=frozen)
-            if made is not None:
-                return made
-        return _dc.dataclass(c, **options)  # type: ignore[call-overload, no-any-return]
-
-    return wrap if cls is None else wrap(cls)
-
-
-def _cheap_dataclass(cls: type, *, frozen: bool) -> type | None:
-    annotations: dict[str, Any] = inspect.get_annotations(cls)  # the class's own
-    if any(
-        not isinstance(a, str) or "InitVar" in a or "KW_ONLY" in a for a in annotations.values()
-    ):
-        return None  # not a form this handles
-    fields: dict[str, _dc.Field[Any]] = {}
-    for base in cls.__mro__[-1:0:-1]:
-        fields.update(getattr(base, "__dataclass_fields__", None) or {})
-    for name, annotation in annotations.items():
-        if annotation.startswith(_CLASSVAR_PREFIXES):
-            continue
-        default = cls.__dict__.get(name, _dc.MISSING)
-        if isinstance(default, _dc.Field):
-            f = default
-            if f.default is _dc.MISSING:
-                delattr(cls, name)
-            else:
-                setattr(cls, name, f.default)
-        else:
-            if type(default).__hash__ is None:  # as dataclasses: no mutable defaults
-                raise ValueError(f"mutable default {type(default)} for field {name} is not allowed")
-            f = field(default=default)
-        f.name, f.type = name, annotation
-        f._field_type = _dc._FIELD  # type: ignore[attr-defined]
-        if getattr(f, "kw_only", False) is _dc.MISSING:
-            f.kw_only = False  # type: ignore[attr-defined]
-        fields[name] = f
-    seen_default = False
-    real = [f for f in fields.values() if f._field_type is _dc._FIELD]  # type: ignore[attr-defined]
-    for f in real:
-        has_default = f.default is not _dc.MISSING or f.default_factory is not _dc.MISSING
-        if f.init and seen_default and not has_default:
-            raise TypeError(f"non-default argument {f.name!r} follows default argument")
-        seen_default = seen_default or (f.init and has_default)
-    attrs: dict[str, Any] = {
-        "__dataclass_fields__": fields,
-        "__dataclass_params__": _FROZEN_PARAMS if frozen else _PLAIN_PARAMS,
-        "__match_args__": tuple(f.name for f in real if f.init),
-    }
-    if "__init__" not in cls.__dict__:
-        attrs["__init__"] = _first_init
-    if frozen:
-        attrs.update(__setattr__=_frozen_setattr, __delattr__=_frozen_delattr)
-        for name, shared in (("__repr__", _repr), ("__eq__", _eq)):
-            if name not in cls.__dict__:
-                attrs[name] = shared
-        if cls.__dict__.get("__hash__") is None:
-            attrs["__hash__"] = _hash
-    for name, value in attrs.items():
-        setattr(cls, name, value)
-    return cls
-
-
-def _first_init(self: Any, *args: Any, **kwargs: Any) -> None:
-    """Compile the class's real ``__init__`` (as ``dataclasses`` writes it), then call it."""
-    owner = next(c for c in type(self).__mro__ if c.__dict__.get("__init__") is _first_init)
-    frozen = owner.__dataclass_params__.frozen
-    namespace: dict[str, Any] = {"_MISSING": _dc.MISSING, "_object": object}
-    params: list[str] = []
-    body: list[str] = []
-    for f in _dc.fields(owner):
-        value = f.name
-        if f.default_factory is not _dc.MISSING:
-            namespace[f"_factory_{f.name}"] = f.default_factory
-            value = f"_factory_{f.name}() if {f.name} is _MISSING else {f.name}"
-            if not f.init:
-                value = f"_factory_{f.name}()"
-        if f.init:
-            if f.default is not _dc.MISSING:
-                namespace[f"_default_{f.name}"] = f.default
-                params.append(f"{f.name}=_default_{f.name}")
-            else:
-                params.append(
-                    f"{f.name}=_MISSING" if f.default_factory is not _dc.MISSING else f.name
-                )
-        elif f.default_factory is _dc.MISSING:
-            continue  # a class attribute holds it
-        body.append(
-            f"_object.__setattr__(self, {f.name!r}, {value})"
-            if frozen
-            else f"self.{f.name} = {value}"
-        )
-    if hasattr(owner, "__post_init__"):
-        body.append("self.__post_init__()")
-    source = f"def __init__(self, {', '.join(params)}):\n    " + "\n    ".join(body or ["pass"])
-    exec(source, namespace)  # our own field names, as dataclasses does
-    init = namespace["__init__"]
-    init.__qualname__ = f"{owner.__qualname__}.__init__"
-    init.__module__ = owner.__module__
-    owner.__init__ = init  # type: ignore[misc]
-    init(self, *args, **kwargs)
-
-
-def _compared(self: Any) -> tuple[Any, ...]:
-    return tuple(getattr(self, f.name) for f in _dc.fields(self) if f.compare)
-
-
-def _eq(self: Any, other: object) -> Any:
-    if other.__class__ is self.__class__:
-        return _compared(self) == _compared(other)
-    return NotImplemented
-
-
-def _hash(self: Any) -> int:
-    fields = _dc.fields(self)
-    return hash(
-        tuple(getattr(self, f.name) for f in fields if (f.compare if f.hash is None else f.hash))
-    )
-
-
-def _repr(self: Any) -> str:
-    shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in _dc.fields(self) if f.repr)
-    return f"{type(self).__qualname__}({shown})"
-
-
-def _frozen_setattr(self: Any, name: str, value: Any) -> None:
-    raise _dc.FrozenInstanceError(f"cannot assign to field {name!r}")
-
-
-def _frozen_delattr(self: Any, name: str) -> None:
-    raise _dc.FrozenInstanceError(f"cannot delete field {name!r}")
+# Diagnostics are records (``pybuildpack._record``): errors ``eq=False, repr=False``
+# (exceptions compare by identity), warnings ``frozen=True`` (values).
 
 
 # --------------------------------------------------------------------------- .python-version

@@ -18,13 +18,18 @@ from __future__ import annotations
 import re
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
 
 from pybuildpack import errors as e
+from pybuildpack._record import dataclass
 from pybuildpack.output import _APP_DIR, app_dir_shown  # noqa: F401 - re-exported
 from pybuildpack.version import MajorVersion, Origin
 from pybuildpack.version_files import make_visible
+
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,6 @@ class Rendered:
 
 Diagnostic = e.PyBuildpackError | e.BuildWarning
 _RENDERERS: dict[type, Callable[[Any], tuple[str, str]]] = {}
-T = TypeVar("T")
 
 
 def renders(

@@ -12,10 +12,13 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TextIO
 
+from pybuildpack._record import dataclass, field
+
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
+    from typing import Any, TextIO
+
     from pybuildpack.messages import Rendered
 
 # ``messages`` (every diagnostic's wording) is imported when something is rendered: a
@@ -119,6 +122,11 @@ class Output:
         for line in rendered.wrapped_body(width).splitlines():
             print(f"  {line}".rstrip(), file=self.stderr)
         print(file=self.stderr)
+
+    def warn(self, warning: Any) -> None:
+        """Print a warning (a diagnostic) unless --quiet; its words are looked up only then."""
+        if not self.quiet:
+            self.diagnostic(render(warning), "warning")
 
     def error(self, err: Any) -> int:
         """Report a ``PyBuildpackError``; in JSON mode also as ``{"error": ...}``. Exit 1."""

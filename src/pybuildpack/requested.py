@@ -22,10 +22,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
 
+from pybuildpack._record import dataclass, field
 from pybuildpack.catalog import Catalog
 from pybuildpack.errors import (
     BuildWarning,
@@ -48,8 +47,13 @@ from pybuildpack.version_files import (
     parse_runtime_txt,
 )
 
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
+    from typing import TypeVar
+
     from packaging.specifiers import SpecifierSet
+
+    T = TypeVar("T")
 
 PYTHON_VERSION_FILE = ".python-version"
 RUNTIME_TXT = "runtime.txt"
@@ -80,8 +84,6 @@ MISSPELLED_NAMES: tuple[str, ...] = (
     "python-version.txt",
     "python-version",
 )
-
-T = TypeVar("T")
 
 _LOOKALIKE = re.compile(r"(?i).*python.?version.*")
 

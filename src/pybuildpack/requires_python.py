@@ -8,20 +8,15 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from pybuildpack._record import dataclass
 from pybuildpack.catalog import Catalog
 from pybuildpack.errors import BuildWarning, PyprojectUnreadable, PythonVersionOutsideRequiresPython
 from pybuildpack.version import MajorVersion, Origin, PythonVersion
 
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
     from packaging.specifiers import SpecifierSet
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
 
 
 # One clause of the common form (">=3.11", "<4", "~=3.12", "!=3.13.1"): an operator and a
@@ -132,6 +127,10 @@ _BARE_VERSION = re.compile(r"\s*(\d+(?:\.\d+)*(?:\.\*)?)\s*")
 
 def parse_requires_python(data: bytes) -> RequiresPython | PyprojectUnreadable | None:
     """``requires-python`` from pyproject.toml bytes; ``None`` if absent; a warning if unusable."""
+    if sys.version_info >= (3, 11):  # imported here: an app without pyproject.toml needs none
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
     try:
         document = tomllib.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:

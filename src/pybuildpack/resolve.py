@@ -5,8 +5,7 @@ Pure: no I/O. Errors are raised, warnings returned, all typed (see ``errors``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-
+from pybuildpack._record import dataclass, replace
 from pybuildpack.catalog import Catalog, SourceBuilds
 from pybuildpack.errors import (
     ArchUnsupported,

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+
+from pybuildpack._record import dataclass
 
 # N.N or N.N.N, ASCII digits, no redundant leading zeros ("0" alone is fine).
 _COMPONENT = r"(0|[1-9][0-9]*)"

@@ -62,7 +62,8 @@ def sample(annotation: Any, name: str) -> Any:
 
 
 def build(kind: type) -> Any:
-    hints = typing.get_type_hints(kind)
+    # ClassVar is imported for type checkers only (start-up time): name it here
+    hints = typing.get_type_hints(kind, localns={"ClassVar": typing.ClassVar})
     values = {f.name: sample(hints[f.name], f.name) for f in dataclasses.fields(kind) if f.init}
     return kind(**values)
 

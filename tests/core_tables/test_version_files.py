@@ -324,3 +324,20 @@ def test_pipfile_lock_invalid_json(data: bytes) -> None:
     with pytest.raises(e.PipfileLockInvalidJson) as exc:
         parse_pipfile_lock(data)
     assert exc.value.id == "pipfile-lock::invalid-json"
+
+
+def test_whitespace_matches_unicode_data() -> None:
+    """WHITESPACE is a literal for start-up time; it must be what its rule says: ASCII
+    whitespace and the Unicode separators (Zs, Zl, Zp) up to U+3000, no-break spaces
+    excepted."""
+    import unicodedata
+
+    from pybuildpack.version_files import WHITESPACE
+
+    no_break = {"\u00a0", "\u2007", "\u202f"}
+    expected = {" ", "\t", "\n", "\v", "\f", "\r"} | {
+        chr(c)
+        for c in range(0x80, 0x3001)
+        if unicodedata.category(chr(c)) in ("Zs", "Zl", "Zp") and chr(c) not in no_break
+    }
+    assert set(WHITESPACE) == expected and len(WHITESPACE) == len(expected)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-from dataclasses import replace
 from pathlib import Path
 
+from pybuildpack._record import replace
 from pybuildpack.catalog import (
     Catalog,
     current_day,

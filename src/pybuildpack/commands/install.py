@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 from pybuildpack.catalog import downloads_path
@@ -11,6 +12,7 @@ from pybuildpack.commands._shared import add_platform_options
 from pybuildpack.commands.resolve import resolve_and_explain
 from pybuildpack.host import host_arch
 from pybuildpack.output import Output, render
+from pybuildpack.provision.installed import installed_without_download, plan_install
 
 HELP = """\
 Resolve the Python version of the app in APP_DIR (like 'pybuildpack resolve'), then
@@ -86,29 +88,38 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_install(args: argparse.Namespace, out: Output) -> int:
-    from pybuildpack.provision.api import install_python
-
+    start = time.monotonic()
     resolved = resolve_and_explain(args, out, installing=True)
     resolution, generation, catalog = resolved.resolution, resolved.generation, resolved.catalog
     stack, arch = resolved.stack, resolved.arch
-    result = install_python(
-        resolution.version,
-        Path(args.dest),
-        source=args.source,
-        mirror=args.mirror,
-        cache_dir=Path(args.cache_dir) if args.cache_dir else None,
-        stack=stack,
-        arch=arch or host_arch(),
-        progress=False if (args.quiet or args.json) else args.progress,
-        allow_unverified=args.allow_unverified,
-        downloads=downloads_path(args.downloads, catalog),
-        catalog=catalog,
-        requested=resolution.requested,
-        unpacker=args.unpacker,
-        allow_insecure_http=args.allow_insecure_http,
-    )
+    where = {
+        "source": args.source,
+        "mirror": args.mirror,
+        "stack": stack,
+        "arch": arch or host_arch(),
+        "downloads": downloads_path(args.downloads, catalog),
+        "catalog": catalog,
+        "unpacker": args.unpacker,
+        "allow_insecure_http": args.allow_insecure_http,
+    }
+    # A destination that already holds the runtime is told apart with the light half of
+    # the install (provision.installed); the rest is imported only for real work.
+    plan = plan_install(resolution.version, Path(args.dest), **where)
+    result = installed_without_download(plan, resolution.version, start)
+    if result is None:
+        from pybuildpack.provision.api import install_python
+
+        result = install_python(
+            resolution.version,
+            Path(args.dest),
+            cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+            progress=False if (args.quiet or args.json) else args.progress,
+            allow_unverified=args.allow_unverified,
+            requested=resolution.requested,
+            **where,
+        )
     for w in result.warnings:
-        out.diagnostic(render(w), "warning")
+        out.warn(w)
     how = (
         "already installed"
         if result.already_installed
@@ -118,21 +129,22 @@ def run_install(args: argparse.Namespace, out: Output) -> int:
     )
     out.info(f"Installed Python {result.version} in {result.dest} ({how}, {result.seconds:.2f} s)")
     out.result(str(result.dest))
-    out.emit_json(
-        {
-            "version": str(result.version),
-            "requested": str(resolution.requested),
-            "origin": resolution.requested.origin.value,
-            "generation": generation.value,
-            "source": result.source,
-            "url": result.url,
-            "sha256": result.sha256,
-            "bytes": result.bytes,
-            "seconds": round(result.seconds, 3),
-            "cache_hit": result.cache_hit,
-            "already_installed": result.already_installed,
-            "dest": str(result.dest),
-            "warnings": [render(w).as_json() for w in (*resolution.warnings, *result.warnings)],
-        }
-    )
+    if out.json_mode:  # built only when printed: the warnings' words are looked up for it
+        out.emit_json(
+            {
+                "version": str(result.version),
+                "requested": str(resolution.requested),
+                "origin": resolution.requested.origin.value,
+                "generation": generation.value,
+                "source": result.source,
+                "url": result.url,
+                "sha256": result.sha256,
+                "bytes": result.bytes,
+                "seconds": round(result.seconds, 3),
+                "cache_hit": result.cache_hit,
+                "already_installed": result.already_installed,
+                "dest": str(result.dest),
+                "warnings": [render(w).as_json() for w in (*resolution.warnings, *result.warnings)],
+            }
+        )
     return 0

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
+from pybuildpack._record import dataclass, replace
 from pybuildpack.app import allowed_versions, read_pyproject, resolve_app
 from pybuildpack.catalog import (
     Catalog,
@@ -44,6 +43,10 @@ from pybuildpack.version_files import (
     parse_python_version_file,
     parse_runtime_txt,
 )
+
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 RESOLVE_HELP = """\
 Print the Python version the app in APP_DIR (default: the current directory) gets, and why.
@@ -183,7 +186,7 @@ def resolve_and_explain(
     resolution = replace(resolution, warnings=(*catalog.warnings, *resolution.warnings))
     out.info(out.style(explain(resolution), "green"))
     for w in resolution.warnings:
-        out.diagnostic(render(w), "warning")
+        out.warn(w)
     return Resolved(catalog, stack, arch, generation, resolution)
 
 
@@ -191,15 +194,16 @@ def run_resolve(args: argparse.Namespace, out: Output) -> int:
     resolved = resolve_and_explain(args, out)
     resolution, generation = resolved.resolution, resolved.generation
     out.result(str(resolution.version))
-    out.emit_json(
-        {
-            "version": str(resolution.version),
-            "requested": str(resolution.requested),
-            "origin": resolution.requested.origin.value,
-            "generation": generation.value,
-            "warnings": _warnings_json(resolution.warnings),
-        }
-    )
+    if out.json_mode:  # built only when printed: the warnings' words are looked up for it
+        out.emit_json(
+            {
+                "version": str(resolution.version),
+                "requested": str(resolution.requested),
+                "origin": resolution.requested.origin.value,
+                "generation": generation.value,
+                "warnings": _warnings_json(resolution.warnings),
+            }
+        )
     return 0
 
 

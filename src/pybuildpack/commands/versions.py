@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from pybuildpack.catalog import Catalog, MajorInfo, load_catalog
 from pybuildpack.cli import add_common_options
 from pybuildpack.errors import BuildWarning, CatalogStale
 from pybuildpack.output import Output, render
+
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 HELP = """\
 Show the Python versions this pybuildpack knows: each major version's newest patch,

@@ -24,12 +24,11 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, suppress
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlparse
 
-from pybuildpack.catalog import Catalog, load_catalog
+from pybuildpack.catalog import Catalog
 from pybuildpack.errors import (
     ArchiveCorrupt,
     ArchiveTooLarge,
@@ -46,30 +45,22 @@ from pybuildpack.errors import (
     UsageError,
 )
 from pybuildpack.host import host_arch, process_alive
-from pybuildpack.provision import atomic, download, settings
+from pybuildpack.provision import atomic, download
 from pybuildpack.provision.cache import DownloadCache, cache_errors, os_errors
-from pybuildpack.provision.sources import ArchiveSpec, archive_for, parse_sha256sums
+from pybuildpack.provision.installed import (
+    MARKER,
+    InstallResult,
+    already_installed,
+    plan_install,
+    read_marker,
+)
+from pybuildpack.provision.sources import ArchiveSpec, parse_sha256sums
 from pybuildpack.provision.store import Damaged, Store
-from pybuildpack.provision.systar import system_tar, unpacker_choice
+from pybuildpack.provision.systar import system_tar
 from pybuildpack.version import Origin, PythonVersion, RequestedVersion
 
-MARKER = ".pybuildpack-runtime.json"
 _TEMP_TAG = "pybuildpack-tmp"
 _OLD_TAG = "pybuildpack-old"
-
-
-@dataclass(frozen=True)
-class InstallResult:
-    version: PythonVersion
-    dest: Path
-    url: str
-    sha256: str
-    bytes: int
-    seconds: float
-    cache_hit: bool  # no download: the archive came from the cache (or dest already had it)
-    already_installed: bool = False
-    source: str = ""
-    warnings: tuple[InstallUnverified, ...] = ()
 
 
 def install_python(
@@ -97,43 +88,29 @@ def install_python(
     ``allow_insecure_http`` (or ``PYBUILDPACK_ALLOW_INSECURE_HTTP=1``): accept plain-http
     URLs; the sha256 must then be pinned in the download metadata."""
     start = time.monotonic()
-    unpacker = unpacker_choice(unpacker)  # a bad PYBUILDPACK_UNPACKER is refused before any work
-    allow_http = allow_insecure_http or settings.allow_insecure_http()
-    settings.http_timeout(), settings.http_retries()  # refuse bad values before any work
-    catalog = catalog or load_catalog()
-    spec = archive_for(
+    plan = plan_install(
         version,
-        catalog=catalog,
-        arch=arch or host_arch(),
-        stack=stack,
+        dest,
         source=source,
         mirror=mirror,
+        stack=stack,
+        arch=arch or host_arch(),
         downloads=downloads,
+        catalog=catalog,
+        unpacker=unpacker,
+        allow_insecure_http=allow_insecure_http,
     )
-    dest = Path(os.path.abspath(dest))
+    spec, dest, unpacker, allow_http, catalog = (
+        plan.spec, plan.dest, plan.unpacker, plan.allow_http, plan.catalog
+    )  # fmt: skip
     not_found = lambda: _not_found(spec.url, version, requested, catalog)  # noqa: E731
     _check_transport(spec, allow_http, allow_unverified, not_found)
     expected = spec.sha256 or _checksum_from_sums(spec, allow_unverified, not_found, allow_http)
     warnings = () if expected else (InstallUnverified(url=spec.url),)
 
-    marker = read_marker(dest)
-    if (
-        marker.get("version") == str(version)
-        and marker.get("sha256" if expected else "url") == (expected or spec.url)
-        and (dest / "bin" / "python3").exists()
-    ):
-        return InstallResult(
-            version=version,
-            dest=dest,
-            url=spec.url,
-            sha256=str(marker.get("sha256", "")),
-            bytes=0,
-            seconds=time.monotonic() - start,
-            cache_hit=True,
-            already_installed=True,
-            source=spec.source,
-            warnings=warnings,
-        )
+    done = already_installed(plan, version, expected, warnings, start)
+    if done is not None:
+        return done
     # Imported here, not at the top: a no-op install needs none of the unpacking code.
     from pybuildpack.provision.relocate import fix_shebangs, verify
     from pybuildpack.provision.tarsafe import audit_tree
@@ -152,16 +129,17 @@ def install_python(
             )
         try:
 
-            def fetch(into: Path) -> tuple[Path, str, int, bool]:
+            def fetch(into: Path, read_only: bool = False) -> tuple[Path, str, int, bool]:
                 """Unpack the archive into ``into/runtime`` (from the download cache, else
-                downloading it), verified; then relocate it and prove it runs."""
-                found = _from_cache(cache, spec, expected, into, tar)
+                downloading it), verified; then relocate it and prove it runs.
+                ``read_only``: files without write bits (a runtime store entry)."""
+                found = _from_cache(cache, spec, expected, into, tar, read_only)
                 if found is not None:
                     root, digest, size, hit = *found, True
                 else:
                     root, digest, size = _download_and_extract(
                         spec, expected, into, cache, key, version, requested, catalog, progress,
-                        tar, allow_http,
+                        tar, allow_http, read_only,
                     )  # fmt: skip
                     hit = False
                 # Nothing of the archive is published before this point: the digest matched.
@@ -169,7 +147,7 @@ def install_python(
                 verify(root, version)
                 fix_shebangs(root)  # pip's scripts, if ensurepip just wrote them
                 if _restrictive_umask():  # files written after unpacking (pip)
-                    audit_tree(root, spec.url)
+                    audit_tree(root, spec.url, read_only=read_only)
                 return root, digest, size, hit
 
             stored = _via_store(cache, spec, expected, version, tmp, fetch) if expected else None
@@ -272,7 +250,12 @@ class _Tee:
 
 
 def _from_cache(
-    cache: DownloadCache, spec: ArchiveSpec, expected: str | None, tmp: Path, tar: str | None
+    cache: DownloadCache,
+    spec: ArchiveSpec,
+    expected: str | None,
+    tmp: Path,
+    tar: str | None,
+    read_only: bool = False,
 ) -> tuple[Path, str, int] | None:
     """Unpack the cached archive, verifying it on the way. None when there is none, or
     when it does not match its digest: then it is dropped (and fetched again) and the
@@ -287,7 +270,15 @@ def _from_cache(
             try:
                 from pybuildpack.provision.systar import unpack
 
-                root = unpack(tee, spec.compression, tmp, strip=spec.strip, url=spec.url, tar=tar)
+                root = unpack(
+                    tee,
+                    spec.compression,
+                    tmp,
+                    strip=spec.strip,
+                    url=spec.url,
+                    tar=tar,
+                    read_only=read_only,
+                )
             except (ArchiveCorrupt, UnsafeArchive, ArchiveTooLarge, UnpackFailed) as exc:
                 refusal = exc
             tee.drain()
@@ -309,7 +300,7 @@ def _via_store(
     expected: str,
     version: PythonVersion,
     tmp: Path,
-    fetch: Callable[[Path], tuple[Path, str, int, bool]],
+    fetch: Callable[[Path, bool], tuple[Path, str, int, bool]],
 ) -> tuple[Path, str, int, bool] | None:
     """The runtime at ``tmp/runtime``, linked from the runtime store (see ``store``): from
     its entry for ``expected`` when there is a sound one, else from a new entry made by
@@ -332,7 +323,7 @@ def _via_store(
             except OSError:
                 return None
             try:
-                _, _, size, hit = fetch(staging)
+                _, _, size, hit = fetch(staging, True)  # store files: read-only from the start
                 with cache_errors(store.root):
                     manifest = store.seal(
                         staging, expected, {"version": str(version), "url": spec.url}
@@ -371,6 +362,7 @@ def _download_and_extract(
     progress: bool | None,
     tar: str | None,
     allow_http: bool,
+    read_only: bool = False,
 ) -> tuple[Path, str, int]:
     attempts = download.retries() + 1
     for attempt in range(attempts):
@@ -390,7 +382,13 @@ def _download_and_extract(
                     from pybuildpack.provision.systar import unpack
 
                     root = unpack(
-                        tee, spec.compression, tmp, strip=spec.strip, url=spec.url, tar=tar
+                        tee,
+                        spec.compression,
+                        tmp,
+                        strip=spec.strip,
+                        url=spec.url,
+                        tar=tar,
+                        read_only=read_only,
                     )
                 except (ArchiveCorrupt, UnsafeArchive, ArchiveTooLarge, UnpackFailed) as exc:
                     # A verified archive's refusal is reported as it is; an unverified one
@@ -516,15 +514,6 @@ def _progress_bar(
         return _RichBar(total, name)
     except ImportError:
         return _TextBar(total, name)
-
-
-def read_marker(dest: Path) -> dict[str, Any]:
-    """What the pybuildpack marker in ``dest`` says ({} when there is no valid one)."""
-    try:
-        data = json.loads((dest / MARKER).read_text("utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) and isinstance(data.get("version"), str) else {}
 
 
 def check_replaceable(dest: Path) -> None:

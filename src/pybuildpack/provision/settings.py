@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 
-from pybuildpack.errors import InvalidSetting
+from pybuildpack.errors import InvalidSetting, UsageError
 
 TIMEOUT_ENV = "PYBUILDPACK_HTTP_TIMEOUT"
 RETRIES_ENV = "PYBUILDPACK_HTTP_RETRIES"
@@ -19,6 +19,8 @@ LOCK_TIMEOUT_ENV = "PYBUILDPACK_LOCK_TIMEOUT"
 MAX_BYTES_ENV = "PYBUILDPACK_MAX_UNPACKED_BYTES"
 MAX_MEMBERS_ENV = "PYBUILDPACK_MAX_MEMBERS"
 ALLOW_HTTP_ENV = "PYBUILDPACK_ALLOW_INSECURE_HTTP"
+UNPACKER_ENV = "PYBUILDPACK_UNPACKER"
+UNPACKERS = ("auto", "tar", "python")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -92,3 +94,11 @@ def max_members() -> int:
 
 def allow_insecure_http() -> bool:
     return flag(ALLOW_HTTP_ENV)
+
+
+def unpacker_choice(choice: str | None = None) -> str:
+    """``choice`` (default: ``PYBUILDPACK_UNPACKER``, else ``auto``), checked."""
+    choice = (choice or os.environ.get(UNPACKER_ENV) or "auto").strip().lower()
+    if choice not in UNPACKERS:
+        raise UsageError(detail=f"{UNPACKER_ENV}={choice!r} is not one of: {', '.join(UNPACKERS)}")
+    return choice

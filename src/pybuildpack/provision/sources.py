@@ -18,11 +18,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
 
+from pybuildpack._record import dataclass
 from pybuildpack.catalog import Catalog
 from pybuildpack.errors import (
     DownloadsFileInvalid,
@@ -42,7 +40,11 @@ DOWNLOADS_ENV = "PYBUILDPACK_DOWNLOADS"
 _PBS_TARGETS = {"amd64": "x86_64-unknown-linux-gnu", "arm64": "aarch64-unknown-linux-gnu"}
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
-Compression = Literal["gz", "zst"]
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
+if TYPE_CHECKING:
+    from typing import Any, Literal
+
+    Compression = Literal["gz", "zst"]
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,8 @@ def compression_of(filename: str) -> Compression:
 def _load_downloads_text(path: Path | None) -> tuple[str, str]:
     chosen = path or (Path(os.environ[DOWNLOADS_ENV]) if os.environ.get(DOWNLOADS_ENV) else None)
     if chosen is None:
-        text = resources.files("pybuildpack").joinpath("data/downloads.json").read_text("utf-8")
+        bundled = Path(__file__).resolve().parent.parent / "data" / "downloads.json"
+        text = bundled.read_text("utf-8")  # package data, shipped next to the code
         return text, "bundled download metadata"
     try:
         return chosen.read_text("utf-8"), str(chosen)

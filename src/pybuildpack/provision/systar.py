@@ -36,8 +36,9 @@ if TYPE_CHECKING:  # imported when unpacking: a no-op install needs none of it
     from pybuildpack.provision.download import Readable
     from pybuildpack.provision.sources import Compression
 
-UNPACKER_ENV = "PYBUILDPACK_UNPACKER"
-UNPACKERS = ("auto", "tar", "python")
+from pybuildpack.provision.settings import UNPACKER_ENV, UNPACKERS, unpacker_choice
+
+__all__ = ["UNPACKERS", "UNPACKER_ENV", "system_tar", "unpacker_choice"]
 
 
 @cache
@@ -54,14 +55,6 @@ def _tar_flavour(path: str) -> str | None:
     if "bsdtar" in out:
         return "bsd"
     return None
-
-
-def unpacker_choice(choice: str | None = None) -> str:
-    """``choice`` (default: ``PYBUILDPACK_UNPACKER``, else ``auto``), checked."""
-    choice = (choice or os.environ.get(UNPACKER_ENV) or "auto").strip().lower()
-    if choice not in UNPACKERS:
-        raise UsageError(detail=f"{UNPACKER_ENV}={choice!r} is not one of: {', '.join(UNPACKERS)}")
-    return choice
 
 
 def system_tar(choice: str | None = None) -> str | None:
@@ -107,6 +100,7 @@ def _unpack_with_tar(
     dest: Path,
     strip: str | None,
     url: str,
+    read_only: bool = False,
 ) -> Path:
     from pybuildpack.provision import tarsafe
     from pybuildpack.provision.extract import ThreadedDecompressor
@@ -131,7 +125,7 @@ def _unpack_with_tar(
             for member in tarsafe.read_members(reader, plan):
                 # tar reads only headers written here, from the vetted member: never a byte
                 # of the archive's own headers. Member data is copied as it is.
-                pipe.write(tarsafe.header_for(member))
+                pipe.write(tarsafe.header_for(member, read_only))
                 if member.kind == tarsafe.FILE:
                     if reader.copy_to(pipe, member.size) != member.size:
                         raise ArchiveCorrupt(
@@ -162,7 +156,7 @@ def _unpack_with_tar(
     with tarsafe.FdTree(root, url) as tree:
         for link in plan.symlinks:
             tree.symlink(link)
-    tarsafe.audit_tree(root, url)
+    tarsafe.audit_tree(root, url, read_only=read_only)
     os.chmod(root, 0o755)
     return root
 
@@ -175,13 +169,15 @@ def unpack(
     strip: str | None,
     url: str,
     tar: str | None = None,
+    read_only: bool = False,
 ) -> Path:
     """Unpack a runtime archive below ``dest`` (an existing, empty, private directory) with
     ``tar`` (a path from ``system_tar``) or, when None, in Python. Returns the runtime's
-    root, ``dest/runtime`` (the archive's top folder, if any, stripped)."""
+    root, ``dest/runtime`` (the archive's top folder, if any, stripped). ``read_only``:
+    files 0444/0555 instead of 0644/0755 (the runtime store's)."""
     from pybuildpack.provision.extract import extract_stream, unpack_errors
 
     if tar is None:
-        return extract_stream(stream, compression, dest, strip=strip, url=url)
+        return extract_stream(stream, compression, dest, strip=strip, url=url, read_only=read_only)
     with unpack_errors(url, str(dest)):
-        return _unpack_with_tar(tar, stream, compression, dest, strip, url)
+        return _unpack_with_tar(tar, stream, compression, dest, strip, url, read_only)
