@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 
 from pybuildpack._record import dataclass, field
@@ -27,20 +25,25 @@ if TYPE_CHECKING:
 _APP_DIR: ContextVar[str] = ContextVar("pybuildpack_app_dir", default=".")
 
 
-@contextmanager
-def app_dir_shown(path: str) -> Iterator[None]:
-    """While active, advice names ``path`` (shell-quoted) as the app directory."""
-    if path in ("", "."):
-        shown = "."
-    else:
-        import shlex
+class app_dir_shown:  # lower case: used like a function, ``with app_dir_shown(path):``
+    """While active, advice names ``path`` (shell-quoted) as the app directory.
 
-        shown = shlex.quote(path)
-    token = _APP_DIR.set(shown)
-    try:
-        yield
-    finally:
-        _APP_DIR.reset(token)
+    A class rather than ``contextlib.contextmanager``: every command enters it, and
+    contextlib is otherwise not imported on the way to a result."""
+
+    def __init__(self, path: str) -> None:
+        if path in ("", "."):
+            self.shown = "."
+        else:
+            import shlex
+
+            self.shown = shlex.quote(path)
+
+    def __enter__(self) -> None:
+        self.token = _APP_DIR.set(self.shown)
+
+    def __exit__(self, *exc: object) -> None:
+        _APP_DIR.reset(self.token)
 
 
 def render(diagnostic: Any) -> Rendered:

@@ -21,8 +21,10 @@ if TYPE_CHECKING:
 
 # One clause of the common form (">=3.11", "<4", "~=3.12", "!=3.13.1"): an operator and a
 # plain release number, no leading zeros, no wildcard, no pre/post/dev/local part.
-_SIMPLE_CLAUSE = re.compile(r"\s*(~=|==|!=|<=|>=|<|>)\s*((?:0|[1-9]\d*)(?:\.(?:0|[1-9]\d*))*)\s*")
-_RELEASE = re.compile(r"(?:0|[1-9]\d*)(?:\.(?:0|[1-9]\d*))*")
+# (Patterns as text: ``re`` compiles and caches each on first use, so an app without
+# pyproject.toml never pays for them.)
+_SIMPLE_CLAUSE = r"\s*(~=|==|!=|<=|>=|<|>)\s*((?:0|[1-9]\d*)(?:\.(?:0|[1-9]\d*))*)\s*"
+_RELEASE = r"(?:0|[1-9]\d*)(?:\.(?:0|[1-9]\d*))*"
 _Clause = tuple[str, tuple[int, ...]]
 
 
@@ -38,7 +40,7 @@ def _simple_clauses(text: str) -> tuple[_Clause, ...] | None:
     """The clauses of ``text`` when every one is of the simple form, else ``None``."""
     clauses: list[_Clause] = []
     for part in text.split(","):
-        m = _SIMPLE_CLAUSE.fullmatch(part)
+        m = re.fullmatch(_SIMPLE_CLAUSE, part)
         if m is None or (m[1] == "~=" and "." not in m[2]):  # "~=3" is invalid PEP 440
             return None
         clauses.append((m[1], tuple(int(p) for p in m[2].split("."))))
@@ -96,7 +98,7 @@ class PythonSpecifier:
         return cls(text, None, SpecifierSet(text))
 
     def contains(self, version: str, prereleases: bool | None = None) -> bool:
-        if self._clauses is not None and _RELEASE.fullmatch(version):
+        if self._clauses is not None and re.fullmatch(_RELEASE, version):
             release = _release(version)
             return all(_admits(c, release) for c in self._clauses)
         if self._packaging is None:  # a pre-release (or odd) version: packaging decides
@@ -122,7 +124,7 @@ class RequiresPython:
 
 
 # A bare version or wildcard, which PEP 440 rejects (a specifier needs an operator).
-_BARE_VERSION = re.compile(r"\s*(\d+(?:\.\d+)*(?:\.\*)?)\s*")
+_BARE_VERSION = r"\s*(\d+(?:\.\d+)*(?:\.\*)?)\s*"
 
 
 def parse_requires_python(data: bytes) -> RequiresPython | PyprojectUnreadable | None:
@@ -149,7 +151,7 @@ def parse_requires_python(data: bytes) -> RequiresPython | PyprojectUnreadable |
     try:
         return RequiresPython(text=text, specifier=PythonSpecifier.parse(text))
     except InvalidSpecifier as exc:
-        bare = _BARE_VERSION.fullmatch(text)
+        bare = re.fullmatch(_BARE_VERSION, text)
         if bare:
             read_as = f"=={bare[1]}"
             return RequiresPython(

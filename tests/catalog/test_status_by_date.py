@@ -13,11 +13,15 @@ import pytest
 from pybuildpack import errors as e
 from pybuildpack.catalog import (
     SourceBuilds,
+    bundled_catalog_text,
     end_of_life_start,
     load_bundled_catalog,
     load_catalog,
     parse_catalog,
+    parse_catalog_text,
+    parse_date,
     source_builds,
+    validate_catalog_document,
 )
 from pybuildpack.cli import main
 from pybuildpack.messages import render
@@ -277,3 +281,54 @@ def test_cli_install_refuses_a_patch_its_source_lacks_before_downloading(
     )  # fmt: skip
     assert code == 1 and out["error"]["id"] == "python-version::unknown-patch"
     assert not (tmp_path / "py").exists()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-1-01",
+        "2026-01-1",
+        "26-01-01",
+        "2026/01/01",
+        "2026-01-01 ",
+        "２０２６-01-01",
+        "2026-0a-01",
+        "",
+        "2026-13-01",
+        "2026-02-30",
+        "+026-01-01",
+    ],
+)
+def test_malformed_or_impossible_dates_are_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_date(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "first_day"),
+    [("2026-10", "2026-11-01"), ("2026-12", "2027-01-01"), ("2026-01-31", "2026-01-31")],
+)
+def test_end_of_life_start_table(text: str, first_day: str) -> None:
+    assert end_of_life_start(text) == D(first_day)
+
+
+@pytest.mark.parametrize("text", ["2026-13", "2026-00", "2026-1", "２０２６-10", "2026-1x"])
+def test_end_of_life_start_refuses_bad_months(text: str) -> None:
+    with pytest.raises(ValueError):
+        end_of_life_start(text)
+
+
+def test_bundled_catalog_is_valid() -> None:
+    """The bundled catalog is trusted at load time (it ships inside the package, like the
+    code), so this test is where it is validated: the same checks as any other catalog."""
+    assert validate_catalog_document(json.loads(bundled_catalog_text())) == []
+    assert load_bundled_catalog() == parse_catalog_text(bundled_catalog_text(), "bundled catalog")
+
+
+def test_a_catalog_from_anywhere_else_is_validated_on_load(tmp_path: Path) -> None:
+    doc = json.loads(bundled_catalog_text())
+    doc["majors"][0]["released"] = "not a date"
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(e.CatalogInvalid):
+        load_catalog(path)

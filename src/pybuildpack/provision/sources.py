@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 
 from pybuildpack._record import dataclass
-from pybuildpack.catalog import Catalog
+from pybuildpack.catalog import Catalog, package_data_text
 from pybuildpack.errors import (
     DownloadsFileInvalid,
     NoDownloadForVersion,
@@ -69,8 +69,7 @@ def compression_of(filename: str) -> Compression:
 def _load_downloads_text(path: Path | None) -> tuple[str, str]:
     chosen = path or (Path(os.environ[DOWNLOADS_ENV]) if os.environ.get(DOWNLOADS_ENV) else None)
     if chosen is None:
-        bundled = Path(__file__).resolve().parent.parent / "data" / "downloads.json"
-        text = bundled.read_text("utf-8")  # package data, shipped next to the code
+        text = package_data_text("downloads.json")
         return text, "bundled download metadata"
     try:
         return chosen.read_text("utf-8"), str(chosen)
