@@ -31,6 +31,7 @@ def fake_python_script(version: str, *, pip: bool = True) -> str:
     )
     return f"""#!/bin/sh
 [ "$1" = "-I" ] && shift
+[ "$1" = "-B" ] && shift
 case "$1" in
   --version) echo "Python {version}"; exit 0 ;;
   -c) echo "Python {version}"; echo "{"pip" if pip else "no-pip"}"; exit 0 ;;

@@ -74,20 +74,24 @@ class DownloadCache:
 
     @contextlib.contextmanager
     def lock(self, key: str, what: str = "") -> Iterator[None]:
-        """Hold the key's lock (waiting at most ``PYBUILDPACK_LOCK_TIMEOUT`` seconds)."""
-        import filelock  # here: a no-op install never takes the lock, nor pays the import
-
+        """Hold the key's lock (waiting at most ``PYBUILDPACK_LOCK_TIMEOUT`` seconds): an
+        exclusive ``flock`` on ``locks/<key>.lock``, which the kernel releases when the
+        holder's descriptor closes, or when the holder dies. ``flock`` locks belong to an
+        open file, so two opens conflict even within one process."""
         locks = self.root / "locks"
         path = locks / f"{key}.lock"
         owner = locks / f"{key}.owner"
         timeout = settings.lock_timeout()
         with cache_errors(locks):
             locks.mkdir(parents=True, exist_ok=True)
-            lock = filelock.FileLock(str(path), timeout=timeout)
-            try:
-                lock.acquire()
-            except filelock.Timeout:
-                raise LockTimeout(lock=str(path), seconds=timeout, holder=_holder(owner)) from None
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            with cache_errors(locks):
+                if not _acquire(fd, timeout):
+                    raise LockTimeout(lock=str(path), seconds=timeout, holder=_holder(owner))
+        except BaseException:
+            os.close(fd)
+            raise
         try:
             with contextlib.suppress(OSError):
                 owner.write_text(
@@ -106,7 +110,7 @@ class DownloadCache:
         finally:
             with contextlib.suppress(OSError):
                 owner.unlink()
-            lock.release()
+            os.close(fd)  # releases the lock
 
     def _remove_partials(self, key: str) -> list[Path]:
         removed = []
@@ -147,6 +151,25 @@ class DownloadCache:
                 p.unlink(missing_ok=True)
                 removed += 1
         return removed
+
+
+def _acquire(fd: int, timeout: float) -> bool:
+    """Take an exclusive ``flock`` on ``fd``, polling (5 ms, growing to 50 ms) for at most
+    ``timeout`` seconds. False when it is still held by another at the deadline."""
+    import fcntl
+
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 0.05)
 
 
 def _holder(owner: Path) -> str:

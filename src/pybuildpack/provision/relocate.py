@@ -63,9 +63,7 @@ def fix_shebangs(root: Path) -> list[str]:
     return fixed
 
 
-def _run(root: Path, version: PythonVersion, *args: str) -> subprocess.CompletedProcess[str]:
-    python = root / "bin" / "python3"
-    command = [str(python), *args]
+def _environment(root: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["PYTHONNOUSERSITE"] = "1"
     # As the app will run it (profile.d/export prepend <home>/lib): a Heroku-layout runtime
@@ -73,10 +71,16 @@ def _run(root: Path, version: PythonVersion, *args: str) -> subprocess.Completed
     lib = str(root / "lib")
     before = env.get("LD_LIBRARY_PATH")
     env["LD_LIBRARY_PATH"] = f"{lib}:{before}" if before else lib
+    return env
+
+
+def _run(root: Path, version: PythonVersion, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [str(root / "bin" / "python3"), *args]
     try:
         return subprocess.run(
-            command, capture_output=True, text=True, env=env, timeout=300, check=False
-        )
+            command, capture_output=True, text=True, env=_environment(root), timeout=300,
+            check=False,
+        )  # fmt: skip
     except OSError as exc:
         raise BrokenRuntime(
             version=version, command=" ".join(["bin/python3", *args]), output=str(exc)
@@ -90,38 +94,87 @@ _PROBE = (
 )
 
 
-def verify(root: Path, version: PythonVersion) -> None:
+class Check:
+    """The runtime's proof, running: ``bin/python3`` started by ``start_check``, read by
+    ``finish_check``. It writes nothing into the runtime (``-B``: no bytecode), so the
+    caller may read the tree meanwhile."""
+
+    def __init__(self, root: Path, version: PythonVersion) -> None:
+        self.root, self.version = root, version
+        self.proc: subprocess.Popen[str] | None = None
+        self.error = ""
+        try:
+            self.proc = subprocess.Popen(
+                [str(root / "bin" / "python3"), "-I", "-B", "-c", _PROBE],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                env=_environment(root),
+            )  # fmt: skip
+        except OSError as exc:
+            self.error = str(exc)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+        if self.proc is not None:
+            self.proc.communicate()
+
+
+def start_check(root: Path, version: PythonVersion) -> Check:
+    """Start proving the runtime in ``root`` (see ``verify``); ``bin/python`` is added
+    first when missing, so the tree does not change after this unless pip is missing."""
+    if not (root / "bin" / "python3").exists():
+        raise BrokenRuntime(version=version, command="bin/python3", output="bin/python3 is missing")
+    if not (root / "bin" / "python").exists() and not (root / "bin" / "python").is_symlink():
+        (root / "bin" / "python").symlink_to("python3")
+    return Check(root, version)
+
+
+def finish_check(check: Check) -> bool:
+    """Raise ``BrokenRuntime`` unless the started check shows the runtime runs as its
+    version and has pip; pip is bootstrapped from the runtime's own wheel when it has
+    none. Returns whether it was (the tree changed)."""
+    root, version = check.root, check.version
+    if check.proc is None:
+        raise BrokenRuntime(version=version, command="bin/python3", output=check.error)
+    try:
+        stdout, stderr = check.proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        check.kill()
+        raise BrokenRuntime(
+            version=version, command="bin/python3 -c <version check>", output="timed out"
+        ) from None
+    lines = stdout.split()
+    printed = " ".join(lines[:2])
+    if check.proc.returncode != 0 or printed != f"Python {version}":
+        raise BrokenRuntime(
+            version=version,
+            command="bin/python3 -c <version check>",
+            output=(stdout + stderr).strip() + f"\n(expected: Python {version})",
+        )
+    if lines[-1] == "pip":
+        return False
+    boot = _run(root, version, "-I", "-m", "ensurepip", "--default-pip")
+    if boot.returncode != 0:
+        raise BrokenRuntime(
+            version=version,
+            command="bin/python3 -m ensurepip --default-pip",
+            output=boot.stdout + boot.stderr,
+        )
+    pip = _run(root, version, "-I", "-m", "pip", "--version")
+    if pip.returncode != 0:
+        raise BrokenRuntime(
+            version=version,
+            command="bin/python3 -m pip --version",
+            output=pip.stdout + pip.stderr,
+        )
+    return True
+
+
+def verify(root: Path, version: PythonVersion) -> bool:
     """Raise ``BrokenRuntime`` unless the runtime in ``root`` runs as ``version`` and has pip.
 
     One interpreter start checks the version and that pip is importable (without importing
     it: that would compile pip on every install). Only when pip has to be bootstrapped is
-    ``-m pip --version`` run, to prove the bootstrap worked.
+    ``-m pip --version`` run, to prove the bootstrap worked. Returns whether it was.
     """
-    if not (root / "bin" / "python3").exists():
-        raise BrokenRuntime(version=version, command="bin/python3", output="bin/python3 is missing")
-    proc = _run(root, version, "-I", "-c", _PROBE)
-    lines = proc.stdout.split()
-    printed = " ".join(lines[:2])
-    if proc.returncode != 0 or printed != f"Python {version}":
-        raise BrokenRuntime(
-            version=version,
-            command="bin/python3 -c <version check>",
-            output=(proc.stdout + proc.stderr).strip() + f"\n(expected: Python {version})",
-        )
-    if lines[-1] != "pip":
-        boot = _run(root, version, "-I", "-m", "ensurepip", "--default-pip")
-        if boot.returncode != 0:
-            raise BrokenRuntime(
-                version=version,
-                command="bin/python3 -m ensurepip --default-pip",
-                output=boot.stdout + boot.stderr,
-            )
-        pip = _run(root, version, "-I", "-m", "pip", "--version")
-        if pip.returncode != 0:
-            raise BrokenRuntime(
-                version=version,
-                command="bin/python3 -m pip --version",
-                output=pip.stdout + pip.stderr,
-            )
-    if not (root / "bin" / "python").exists():
-        (root / "bin" / "python").symlink_to("python3")
+    return finish_check(start_check(root, version))

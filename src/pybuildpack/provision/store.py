@@ -77,6 +77,35 @@ def _copied(rel: str, path: str) -> bool:
     )
 
 
+def survey(runtime: Path) -> list[list[Any]]:
+    """The manifest entries of the tree at ``runtime``, making its files read-only (0444,
+    0555 when executable; a file already so is left alone): one ``lstat`` per file, read
+    from the folder listing for folders and symlinks. Folders come before what they hold."""
+    entries: list[list[Any]] = []
+    pending = [("", str(runtime))]
+    while pending:
+        prefix, folder = pending.pop()
+        with os.scandir(folder) as listing:
+            found = sorted(listing, key=lambda e: e.name)
+        for item in found:
+            rel = prefix + item.name
+            if item.is_symlink():
+                entries.append([rel, SYMLINK, os.readlink(item.path)])
+            elif item.is_dir(follow_symlinks=False):
+                entries.append([rel, DIR])
+                pending.append((rel + "/", item.path))
+            else:
+                st = item.stat(follow_symlinks=False)
+                if not stat.S_ISREG(st.st_mode):
+                    continue  # audit_tree refused these already
+                mode = 0o555 if st.st_mode & 0o111 else 0o444
+                if stat.S_IMODE(st.st_mode) != mode:
+                    os.chmod(item.path, mode)
+                kind = COPIED if _copied(rel, item.path) else LINKED
+                entries.append([rel, kind, mode, st.st_size, st.st_mtime_ns])
+    return entries
+
+
 def _digest(entries: list[list[Any]]) -> str:
     return hashlib.sha256(json.dumps(entries, separators=(",", ":")).encode()).hexdigest()
 
@@ -97,42 +126,24 @@ class Store:
         self.remove_stale()
         return Path(tempfile.mkdtemp(prefix=f"{_STAGING}{os.getpid()}-", dir=self.root))
 
-    def seal(self, staging: Path, sha256: str, meta: dict[str, str]) -> dict[str, Any]:
+    def seal(
+        self,
+        staging: Path,
+        sha256: str,
+        meta: dict[str, str],
+        entries: list[list[Any]] | None = None,
+    ) -> dict[str, Any]:
         """Make ``staging/runtime`` read-only, write its manifest, and rename ``staging``
-        to the entry for ``sha256`` (replacing a damaged one). Returns the manifest."""
-        runtime = staging / "runtime"
-        entries: list[list[Any]] = []
-        base = str(runtime)
-        for folder, dirs, files in os.walk(base):
-            rel_dir = os.path.relpath(folder, base)
-            prefix = "" if rel_dir == "." else rel_dir + "/"
-            for name in sorted(dirs):
-                path = os.path.join(folder, name)
-                if os.path.islink(path):
-                    entries.append([prefix + name, SYMLINK, os.readlink(path)])
-                else:
-                    entries.append([prefix + name, DIR])
-            for name in sorted(files):
-                path = os.path.join(folder, name)
-                st = os.lstat(path)
-                if stat.S_ISLNK(st.st_mode):
-                    entries.append([prefix + name, SYMLINK, os.readlink(path)])
-                    continue
-                if not stat.S_ISREG(st.st_mode):
-                    continue  # audit_tree refused these already
-                mode = 0o555 if st.st_mode & 0o111 else 0o444
-                os.chmod(path, mode)
-                kind = COPIED if _copied(prefix + name, path) else LINKED
-                entries.append([prefix + name, kind, mode, st.st_size, st.st_mtime_ns])
-            dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
-        manifest = {
-            "format": FORMAT,
-            "sha256": sha256,
-            **meta,
-            "entries": entries,
-            "digest": _digest(entries),
-        }
-        (staging / MANIFEST).write_text(json.dumps(manifest, separators=(",", ":")))
+        to the entry for ``sha256`` (replacing a damaged one). Returns the manifest.
+        ``entries``: what ``survey`` returned for this tree, if it has not changed since."""
+        if entries is None:
+            entries = survey(staging / "runtime")
+        listed = json.dumps(entries, separators=(",", ":"))  # serialised once, for both
+        digest = hashlib.sha256(listed.encode()).hexdigest()  # == _digest(entries)
+        manifest = {"format": FORMAT, "sha256": sha256, **meta}
+        head = json.dumps(manifest, separators=(",", ":"))
+        manifest.update(entries=entries, digest=digest)
+        (staging / MANIFEST).write_text(f'{head[:-1]},"entries":{listed},"digest":"{digest}"}}')
         final = self.entry(sha256)
         if final.exists() or final.is_symlink():
             self.drop(sha256)
@@ -194,11 +205,17 @@ class Store:
             raise Damaged(f"{final / MANIFEST} is damaged")
         return data  # type: ignore[no-any-return]
 
-    def link_into(self, sha256: str, manifest: dict[str, Any], dest: Path) -> bool:
+    def link_into(
+        self, sha256: str, manifest: dict[str, Any], dest: Path, *, fresh: bool = False
+    ) -> bool:
         """Recreate the entry at ``dest`` (which must not exist): folders and symlinks made
         afresh, files hard-linked (copied where builds edit them, or where links fail).
         Raises ``Damaged`` when a store file does not match the manifest. Returns whether
-        anything was linked (False: everything was copied)."""
+        anything was linked (False: everything was copied).
+
+        ``fresh``: the entry was sealed by this process a moment ago, under the archive's
+        lock, and its manifest *is* the ``lstat`` of these files: linked without checking
+        them again (paths and symlinks are still vetted)."""
         src = str(self.entry(sha256) / "runtime")
         dst = str(dest)
         entries = manifest["entries"]
@@ -207,7 +224,7 @@ class Store:
         try:
             os.mkdir(dst, 0o755)
             try:
-                linked = self._files(src, dst, entries)
+                linked = self._files(src, dst, entries, check=not fresh)
                 for rel, text in symlinks:  # last: no path above passes through one
                     os.symlink(text, dst + "/" + rel)
             except (FileExistsError, FileNotFoundError, NotADirectoryError) as exc:
@@ -242,40 +259,92 @@ class Store:
             raise Damaged(f"the manifest has a symlink leaving the runtime: {exc}") from None
         return symlinks
 
-    def _files(self, src: str, dst: str, entries: list[list[Any]]) -> bool:
+    def _files(self, src: str, dst: str, entries: list[list[Any]], check: bool = True) -> bool:
+        """Folders and files of ``entries`` (in order: a folder before what it holds), each
+        by name relative to an open descriptor of its folder (``_Folders``)."""
         link = True
         linked = False
-        for item in entries:
-            rel, kind = item[0], item[1]
-            target = dst + "/" + rel
-            if kind == DIR:
-                os.mkdir(target, 0o755)
-                continue
-            if kind == SYMLINK:
-                continue
-            source = src + "/" + rel
-            try:
-                st = os.lstat(source)
-            except OSError as exc:
-                raise Damaged(f"{source}: {exc.strerror}") from None
-            if (
-                not stat.S_ISREG(st.st_mode)
-                or stat.S_IMODE(st.st_mode) != item[2]
-                or st.st_size != item[3]
-                or st.st_mtime_ns != item[4]
-            ):
-                raise Damaged(f"{source} differs from the store's manifest")
-            if kind == LINKED and link:
-                try:
-                    os.link(source, target, follow_symlinks=False)
-                    linked = True
+        sources, targets = _Folders(src), _Folders(dst)
+        try:
+            for item in entries:
+                rel, kind = item[0], item[1]
+                parent, _, name = rel.rpartition("/")
+                if kind == DIR:
+                    os.mkdir(name, 0o755, dir_fd=targets.fd(parent))
                     continue
-                except OSError as exc:
-                    if exc.errno not in _LINK_ERRORS:
-                        raise
-                    link = False  # another file system: copy from now on
-            _copy(source, target, 0o755 if item[2] & 0o111 else 0o644, st)
+                if kind == SYMLINK:
+                    continue
+                folder = sources.fd(parent)
+                st: os.stat_result | None = None
+                if check or kind != LINKED or not link:
+                    try:
+                        st = os.stat(name, dir_fd=folder, follow_symlinks=False)
+                    except OSError as exc:
+                        raise Damaged(f"{src}/{rel}: {exc.strerror}") from None
+                    if check and (
+                        not stat.S_ISREG(st.st_mode)
+                        or stat.S_IMODE(st.st_mode) != item[2]
+                        or st.st_size != item[3]
+                        or st.st_mtime_ns != item[4]
+                    ):
+                        raise Damaged(f"{src}/{rel} differs from the store's manifest")
+                if kind == LINKED and link:
+                    try:
+                        os.link(
+                            name,
+                            name,
+                            src_dir_fd=folder,
+                            dst_dir_fd=targets.fd(parent),
+                            follow_symlinks=False,
+                        )
+                        linked = True
+                        continue
+                    except OSError as exc:
+                        if exc.errno not in _LINK_ERRORS:
+                            raise
+                        link = False  # another file system: copy from now on
+                        st = os.stat(name, dir_fd=folder, follow_symlinks=False)
+                assert st is not None
+                _copy(f"{src}/{rel}", f"{dst}/{rel}", 0o755 if item[2] & 0o111 else 0o644, st)
+        finally:
+            sources.close()
+            targets.close()
         return linked
+
+
+class _Folders:
+    """Descriptors of the folders below ``root``, opened on demand relative to their
+    parent's (``O_NOFOLLOW``: a symlink where a folder should be is ``Damaged``), so that
+    each link or ``lstat`` resolves one name instead of a whole path. At most
+    ``_MAX_OPEN`` stay open."""
+
+    _FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    _MAX_OPEN = 128
+
+    def __init__(self, root: str) -> None:
+        self._fds = {"": os.open(root, self._FLAGS)}
+
+    def fd(self, rel: str) -> int:
+        found = self._fds.get(rel)
+        if found is not None:
+            return found
+        parent, _, name = rel.rpartition("/")
+        try:
+            opened = os.open(name, self._FLAGS, dir_fd=self.fd(parent))
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.ENOENT):
+                raise Damaged(f"{rel}: {exc.strerror}") from None
+            raise
+        if len(self._fds) >= self._MAX_OPEN:  # none of them is in use between two calls
+            for key in [k for k in self._fds if k]:
+                os.close(self._fds.pop(key))
+        self._fds[rel] = opened
+        return opened
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds = {}
 
 
 def _copy(source: str, target: str, mode: int, st: os.stat_result) -> None:
