@@ -153,3 +153,64 @@ def test_user_data_dir_is_platformdirs_without_importing_it(
             catalog.user_data_dir()
         return
     assert catalog.user_data_dir() == expected
+
+
+# --------------------------------------------------------------------------- fast exit
+
+_RUN = (
+    "import sys\n"
+    "sys.argv = ['pybuildpack', *sys.argv[1:]]\n"
+    "{setup}\n"
+    "from pybuildpack.cli import run\n"
+    "run()\n"
+)
+
+
+def _console(tmp_path: Path, *argv: str, setup: str = "") -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "console.py"
+    script.write_text(_RUN.format(setup=setup))
+    return subprocess.run(
+        [sys.executable, str(script), *argv], capture_output=True, text=True, check=False
+    )
+
+
+def test_a_command_that_changes_nothing_skips_the_teardown_after_its_output(
+    tmp_path: Path,
+) -> None:
+    """``run`` ends a read-only command with ``os._exit``: shown by an object whose
+    finalizer would print at a normal exit. The command's own output is all there."""
+    (tmp_path / ".python-version").write_text("3.13\n")
+    marker = (
+        "class Noisy:\n"
+        "    def __del__(self): print('teardown ran', file=sys.stderr)\n"
+        "keep = Noisy()"
+    )
+    fast = _console(tmp_path, "resolve", str(tmp_path), setup=marker)
+    assert fast.returncode == 0 and fast.stdout.strip().startswith("3.13.")
+    assert "teardown ran" not in fast.stderr and "Python 3.13." in fast.stderr
+    # A command that may have written (pin) exits normally.
+    pinned = _console(tmp_path, "pin", str(tmp_path), "3.13", setup=marker)
+    assert pinned.returncode == 0 and "teardown ran" in pinned.stderr
+
+
+@pytest.mark.parametrize(
+    "pending",
+    [
+        "import atexit\natexit.register(lambda: print('pending ran', file=sys.stderr))",
+        "import threading, time\n"
+        "def late(): time.sleep(0.3); print('pending ran', file=sys.stderr)\n"
+        "threading.Thread(target=late).start()",
+    ],
+    ids=["atexit-callback", "running-thread"],
+)
+def test_fast_exit_waits_for_what_is_pending(tmp_path: Path, pending: str) -> None:
+    (tmp_path / ".python-version").write_text("3.13\n")
+    done = _console(tmp_path, "resolve", str(tmp_path), setup=pending)
+    assert done.returncode == 0 and "pending ran" in done.stderr
+
+
+def test_fast_exit_keeps_the_exit_code_of_a_reported_error(tmp_path: Path) -> None:
+    (tmp_path / ".python-version").write_text("3.99\n")
+    done = _console(tmp_path, "resolve", str(tmp_path), "--json")
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["error"]["id"]

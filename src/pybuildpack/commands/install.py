@@ -118,6 +118,7 @@ def run_install(args: argparse.Namespace, out: Output) -> int:
             requested=resolution.requested,
             **where,
         )
+    args.changes_nothing = result.already_installed  # cli.run may then skip the teardown
     for w in result.warnings:
         out.warn(w)
     how = (
