@@ -6,6 +6,7 @@ unpacks nothing."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -83,3 +84,95 @@ def test_bin_compile_from_loopback_serves_http_200(tmp_path: Path) -> None:
     assert "Installing Python" not in second_log
     answer = serve_and_get(builds[1][0])
     assert answer == {"message": "Hello from pybuildpack", "python": str(version)}
+
+
+EDIT_OS_PY = """#!/bin/sh
+set -e
+printf '# edited in place\\n' >> "$(ls -d .heroku/python/lib/python3.*)/os.py"
+exit 3
+"""
+
+
+def test_warm_builds_link_the_runtime_from_the_store_and_the_cache_stays_safe(
+    tmp_path: Path,
+) -> None:
+    """A warm build links the runtime files still as installed from the machine's runtime
+    store (the cold build's install made the entry). A failing build that edits one of them
+    in place (root ignores the read-only mode) changes neither the cache nor the next
+    build's tree: the next restore finds the store file changed and copies the cache's."""
+    from test_bp_cache_safety import tree_digest
+
+    from pybuildpack.buildpack.build_cache import BuildCache
+    from pybuildpack.provision.store import Store
+
+    house = wheelhouse()
+    series = wheelhouse_series(house)
+    source = local_cpython(series)
+    if source is None or patchelf() is None:
+        pytest.skip(f"needs a local CPython {series} (pyenv) and patchelf")
+    version = relocatable_copy(source, tmp_path / "runtime" / "python")
+    archive = pack_dir(tmp_path / "runtime" / "python", "pbs")
+    name = pbs_name(str(version))
+    digest = sha256(archive)
+    with serve() as server:
+        server.files[f"/20260101/{name}"] = archive
+        entry = {
+            "version": str(version), "release": "20260101", "target": "x86_64-unknown-linux-gnu",
+            "file": name, "sha256": digest,
+        }  # fmt: skip
+        env = base_env(tmp_path)
+        env.update(
+            PYBUILDPACK_PYTHON=sys.executable,
+            PYBUILDPACK_DOWNLOADS=str(
+                write_json(tmp_path / "d.json", downloads_doc(server.url, [entry]))
+            ),
+            PYBUILDPACK_CACHE_DIR=str(tmp_path / "downloads"),
+            PYBUILDPACK_ALLOW_INSECURE_HTTP="1",
+            PIP_FIND_LINKS=f"{house} {env['PIP_FIND_LINKS']}",
+        )
+        cache = tmp_path / "cache"
+        stored = Store(tmp_path / "downloads").entry(digest) / "runtime"
+
+        def build(i: int, hook: str | None = None) -> tuple[Path, str, int]:
+            b = tmp_path / f"build{i}"
+            shutil.copytree(EXAMPLE, b)
+            (b / ".python-version").write_text(f"{version}\n")
+            if hook is not None:
+                (b / "bin").mkdir(exist_ok=True)
+                (b / "bin" / "post_compile").write_text(hook)
+            proc = bin_compile(b, cache, env)
+            return b, proc.stdout + proc.stderr, proc.returncode
+
+        def report() -> dict[str, object]:
+            return json.loads((cache / "build-data" / "python.json").read_text())
+
+        _, log, code = build(1)
+        assert code == 0, log
+        second, log, code = build(2)
+        assert code == 0, log
+        assert report()["restore_linked_files"] > 500, log
+        assert "runtime files linked from the runtime store" in log
+        [os_py] = (second / ".heroku" / "python").glob("lib/python3.*/os.py")
+        rel = os_py.relative_to(second / ".heroku" / "python")
+        assert os_py.samefile(stored / rel)
+        current = BuildCache(cache).python_tree()
+        assert current is not None
+        assert not any(
+            p.samefile(current / p.relative_to(second / ".heroku" / "python"))
+            for p in (os_py, *second.glob(".heroku/python/bin/*"))
+            if p.is_file() and not p.is_symlink()
+        )
+        before = tree_digest(cache / ".heroku" / "pybuildpack" / "current")
+
+        third, log, code = build(3, EDIT_OS_PY)
+        assert code == 1 and "[hooks::failed]" in log, log
+        assert (third / ".heroku" / "python" / rel).read_text().endswith("# edited in place\n")
+        assert tree_digest(cache / ".heroku" / "pybuildpack" / "current") == before
+
+        fourth, log, code = build(4)
+        assert code == 0, log
+        assert "differ from its manifest: copied from the cache instead" in log
+        restored = fourth / ".heroku" / "python" / rel
+        assert "edited" not in restored.read_text()
+        assert not restored.samefile(stored / rel)
+        assert tree_digest(cache / ".heroku" / "pybuildpack" / "current") == before

@@ -125,8 +125,10 @@ def compile_with(
 
 @pytest.fixture
 def platform(platform: ClassicPlatform) -> ClassicPlatform:
-    """Runtimes with their own pip (not the pinned one): the pip step runs for real."""
+    """Runtimes with their own pip (not the pinned one): the pip step runs for real, with
+    pip (where uv installs the dependencies, uv installs pip: test_bp_uv_pip)."""
     platform.installer.seed_tools = False
+    platform.env["PYBUILDPACK_INSTALLER"] = "pip"
     return platform
 
 

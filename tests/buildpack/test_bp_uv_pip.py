@@ -10,13 +10,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from bp_support import REPO, Built, ClassicPlatform, Lifecycle, local_series, make_app
+from bp_support import (
+    REPO,
+    Built,
+    ClassicPlatform,
+    FakeInstaller,
+    Lifecycle,
+    local_series,
+    make_app,
+)
 from test_bp_cache_safety import site_packages, wheel
 
-from pybuildpack.buildpack import classic, uv_pip
+from pybuildpack.buildpack import classic, deps, uv_pip
 from pybuildpack.buildpack.layers import read_metadata
 from pybuildpack.buildpack.log import BuildLog
 from pybuildpack.errors import InstallerInvalid, UvWheelChecksumMismatch
+from pybuildpack.version import PythonVersion
 
 V = uv_pip.UV_VERSION
 USING_UV = f"Installing dependencies with uv {V} (PYBUILDPACK_INSTALLER=auto)"
@@ -220,6 +229,53 @@ def test_classic_installs_a_plain_requirements_file_with_uv(platform: ClassicPla
     built, _ = platform.compile(app)
     assert built.code == 0, built.log
     assert f"Using cached uv {V}" in built.out and USING_UV in built.out
+
+
+def test_classic_installs_the_pinned_pip_with_uv_when_uv_installs(
+    platform: ClassicPlatform,
+) -> None:
+    """A runtime without the pinned pip gets it from uv (byte-compiled, as pip would) when
+    uv installs the dependencies; with pip as the installer, pip installs itself."""
+    app = setup(platform)
+    platform.installer = FakeInstaller(seed_tools=False)  # the runtime's own pip
+    built, build_dir = platform.compile(app)
+    assert built.code == 0, built.log
+    report = platform.report()
+    wanted = deps.TOOLS.pip_requirements(PythonVersion.parse(report["python_version"]))
+    assert f"Installing {deps.describe(wanted)} with uv\n" in built.out
+    assert built.out.index(f"Installing uv {V}") < built.out.index("with uv\n")
+    assert report["pip_version"] == deps.TOOLS.pip
+    [site] = (build_dir / ".heroku" / "python").glob("lib/python3.*/site-packages")
+    info = site / f"pip-{deps.TOOLS.pip}.dist-info"
+    assert (info / "INSTALLER").read_text().strip() == "uv"
+    assert list((site / "pip" / "__pycache__").glob("__init__.*.pyc"))  # compiled
+    assert [p.name for p in site.glob("pip-*.dist-info")] == [info.name]  # the old one went
+
+    shutil.rmtree(platform.cache_dir)  # cold again, pip as the installer
+    built = compile_with_config(platform, app, {"PYBUILDPACK_INSTALLER": "pip"})
+    assert built.code == 0, built.log
+    assert f"Installing {deps.describe(wanted)}\n" in built.out and "with uv" not in built.out
+
+
+def test_pip_falls_back_to_pip_when_uv_cannot_install_it(platform: ClassicPlatform) -> None:
+    """uv failing to install pip is not a build failure: pip installs itself, as without uv."""
+    version = PythonVersion.parse(f"{local_series()[-1]}.0")
+    fresh = platform.tmp / "fresh"
+    FakeInstaller(seed_tools=False)(version, fresh)
+    calls = []
+
+    def failing_uv(wanted: dict[str, str]) -> tuple[int, list[str]]:
+        calls.append(dict(wanted))
+        return 2, ["uv: no"]
+
+    out = io.StringIO()
+    env = {**platform.env, "PATH": "/usr/bin:/bin", "PYTHONNOUSERSITE": "1"}
+    pins = deps.ensure_pip(fresh, fresh / "bin" / "python3", version, env, platform.tmp,
+                           BuildLog(out=out, err=out), uv_install=failing_uv)  # fmt: skip
+    wanted = deps.TOOLS.pip_requirements(version)
+    assert calls == [wanted] and pins == wanted
+    assert f"uv could not install {deps.describe(wanted)}; pip installs it" in out.getvalue()
+    assert deps.pip_installed(fresh, version) == deps.TOOLS.pip
 
 
 def test_classic_uses_pip_for_an_unsupported_option_and_says_why(

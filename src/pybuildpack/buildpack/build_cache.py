@@ -45,7 +45,6 @@ the process dies), and removes the leftovers of killed builds before it starts.
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import json
 import os
@@ -54,11 +53,12 @@ import stat
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from pybuildpack.errors import BuildCacheUnusable
+from pybuildpack.provision import filecopy
 from pybuildpack.version import PythonVersion
 
 # 2: build trees are copies (schema 1 caches shared their files with old build trees)
@@ -245,6 +245,9 @@ class BuildCache:
             staging.mkdir()
             if move_runtime:
                 os.rename(runtime, staging / "runtime")
+                if snapshot is not None and snapshot.origin == runtime:
+                    # the build's unchanged files link to the moved copy
+                    snapshot = replace(snapshot, origin=staging / "runtime")
             else:
                 link_tree(runtime, staging / "runtime")
             save_tree(python, staging / "python", snapshot)
@@ -431,44 +434,9 @@ class Snapshot:
     others: dict[str, str] = field(default_factory=dict)  # directories and symlinks
 
 
-_FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
-
-
-class _Copier:
-    """Copies file data: a reflink while the file system takes them, then
-    ``copy_file_range`` (in the kernel), then plain reads and writes."""
-
-    def __init__(self) -> None:
-        self.reflink = True
-        self.copy_range = hasattr(os, "copy_file_range")
-
-    def data(self, sfd: int, dfd: int, size: int) -> None:
-        if size == 0:
-            return
-        if self.reflink:
-            try:
-                fcntl.ioctl(dfd, _FICLONE, sfd)
-                return
-            except OSError:
-                self.reflink = False
-        done = 0
-        if self.copy_range:
-            try:
-                while True:
-                    n = os.copy_file_range(sfd, dfd, 1 << 30)
-                    if n == 0:
-                        return
-                    done += n
-            except OSError as exc:
-                if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
-                    raise
-                self.copy_range = False
-        os.lseek(sfd, done, os.SEEK_SET)
-        os.lseek(dfd, done, os.SEEK_SET)
-        while chunk := os.read(sfd, 1 << 20):
-            view = memoryview(chunk)
-            while view:
-                view = view[os.write(dfd, view) :]
+class _Copier(filecopy.Copier):
+    """Copies files: their data with ``filecopy`` (reflink, ``copy_file_range``, read and
+    write), their mode and times."""
 
     def file(self, src: str, dst: str) -> tuple[os.stat_result, os.stat_result]:
         """Copy a regular file to a new file ``dst`` (mode and times kept); return the
@@ -492,12 +460,12 @@ class _Copier:
 def _walk(
     src: Path,
     dst: Path,
-    on_file: Callable[[str, str, str], None],
+    on_file: Callable[[str, str, str, os.stat_result], None],
     others: dict[str, str] | None = None,
 ) -> None:
     """Recreate ``src``'s directories and symlinks at ``dst`` (which must not exist) and call
-    ``on_file(source, target, relative path)`` for each regular file. Other kinds of file
-    (sockets, fifos, devices) are left out."""
+    ``on_file(source, target, relative path, source's lstat)`` for each regular file. Other
+    kinds of file (sockets, fifos, devices) are left out."""
     os.mkdir(dst)
     src_s, dst_s = str(src), str(dst)
     for dirpath, dirnames, filenames in os.walk(src_s):
@@ -520,14 +488,15 @@ def _walk(
         for name in filenames:
             s = os.path.join(dirpath, name)
             t = os.path.join(target_dir, name)
-            mode = os.lstat(s).st_mode
+            st = os.lstat(s)
+            mode = st.st_mode
             if stat.S_ISLNK(mode):
                 target = os.readlink(s)
                 os.symlink(target, t)
                 if others is not None:
                     others[name if rel == "." else os.path.join(rel, name)] = f"-> {target}"
             elif stat.S_ISREG(mode):
-                on_file(s, t, name if rel == "." else os.path.join(rel, name))
+                on_file(s, t, name if rel == "." else os.path.join(rel, name), st)
 
 
 def copy_tree(src: Path, dst: Path, *, cache_side: str) -> Snapshot:
@@ -540,13 +509,139 @@ def copy_tree(src: Path, dst: Path, *, cache_side: str) -> Snapshot:
     stamps: dict[str, Stamp] = {}
     build_is_dst = cache_side == "src"
 
-    def on_file(s: str, t: str, rel: str) -> None:
+    def on_file(s: str, t: str, rel: str, st: os.stat_result) -> None:
         sst, dst_st = copier.file(s, t)
         stamps[rel] = _stamp(dst_st if build_is_dst else sst)
 
     others: dict[str, str] = {}
     _walk(src, dst, on_file, others)
     return Snapshot(origin=src if build_is_dst else dst, stamps=stamps, others=others)
+
+
+# ------------------------------------------------------------------ restoring from the store
+
+RUNTIME_MARKER = ".pybuildpack-runtime.json"  # provision.api.MARKER: the archive's sha256
+
+
+@dataclass(frozen=True)
+class StoreFiles:
+    """The files of a runtime store entry (``provision.store``) that a restore may link:
+    those the store itself links into every destination (not the ones it copies because
+    builds edit them), each with the (mode, size, mtime) its manifest recorded."""
+
+    root: str  # the entry's runtime folder
+    files: dict[str, tuple[int, int, int]]
+
+
+def store_files(download_cache: Path, runtime: Path) -> StoreFiles | None:
+    """The store entry of the runtime the cache's ``runtime`` tree was installed from (its
+    marker names the archive's sha256), if the machine's store under ``download_cache``
+    has a sound one. Files below a folder the manifest does not list as a folder (a
+    symlink) are never linked: the paths stay inside the entry."""
+    from pybuildpack.provision.store import DIR, LINKED, SYMLINK, Damaged, Store
+
+    try:
+        sha256 = json.loads((runtime / RUNTIME_MARKER).read_text("utf-8"))["sha256"]
+        if not isinstance(sha256, str) or not sha256:
+            return None
+        store = Store(download_cache)
+        manifest = store.manifest(sha256)
+        if manifest is None:
+            return None
+        entries = manifest["entries"]
+        links = {e[0] for e in entries if e[1] == SYMLINK}
+        dirs = {e[0] for e in entries if e[1] == DIR} - links
+        files = {
+            e[0]: (int(e[2]), int(e[3]), int(e[4]))
+            for e in entries
+            if e[1] == LINKED and e[0] not in links and e[0].rpartition("/")[0] in dirs | {""}
+        }
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError, Damaged):
+        return None
+    return StoreFiles(root=str(store.entry(sha256) / "runtime"), files=files)
+
+
+def _inodes(root: Path) -> dict[str, int]:
+    """Relative path -> inode of every regular file under ``root`` (from the directory
+    entries: no ``stat`` per file)."""
+    out: dict[str, int] = {}
+    stack = [(str(root), "")]
+    while stack:
+        folder, prefix = stack.pop()
+        with os.scandir(folder) as it:
+            for e in it:
+                if e.is_dir(follow_symlinks=False):
+                    stack.append((e.path, prefix + e.name + "/"))
+                elif e.is_file(follow_symlinks=False):
+                    out[prefix + e.name] = e.inode()
+    return out
+
+
+@dataclass
+class Restored:
+    snapshot: Snapshot
+    linked: int = 0  # files linked from the runtime store
+    refused: int = 0  # store files that no longer match the store's manifest (copied)
+
+
+def restore_tree(src: Path, dst: Path, *, runtime: Path, store: StoreFiles | None) -> Restored:
+    """Recreate the cache tree ``src`` in the build directory at ``dst`` (which must not
+    exist), as ``copy_tree`` does, except that a runtime file still exactly as installed
+    gets a hard link to the runtime store's file instead of a copy of the cache's. Such a
+    file is one that
+
+    * the cache proves unchanged since the install: it is the same inode as the cache's
+      pristine ``runtime`` copy (``src`` may be ``runtime`` itself), and the same mode,
+      size and mtime as the store's manifest says the store file has (so the cache was
+      installed from that very entry), and
+    * the store links itself (never the files builds edit: ``bin/`` scripts,
+      ``_sysconfigdata*``, ``*.pth``, ...), and
+    * whose store file, after linking, still has that mode, size and mtime; otherwise the
+      link is undone and the cache's copy is used (a store file edited in place is caught
+      here; the store's own check-on-use drops the entry at the next install).
+
+    The build tree then shares those files with the store, as a cold build's tree does
+    (``provision.store``: read-only files that nothing run by a build rewrites in place);
+    it still shares no file with the cache. See docs/buildpack.md, "Build cache"."""
+    if store is None:
+        return Restored(copy_tree(src, dst, cache_side="src"))
+    same_inode = None if src == runtime else _inodes(runtime)
+    copier = _Copier()
+    stamps: dict[str, Stamp] = {}
+    others: dict[str, str] = {}
+    done = Restored(Snapshot(origin=src, stamps=stamps, others=others))
+    can_link = True
+
+    def on_file(s: str, t: str, rel: str, st: os.stat_result) -> None:
+        nonlocal can_link
+        want = store.files.get(rel)
+        if (
+            can_link
+            and want is not None
+            and (same_inode is None or same_inode.get(rel) == st.st_ino)
+            and (stat.S_IMODE(st.st_mode), st.st_size, st.st_mtime_ns) == want
+        ):
+            try:
+                os.link(store.root + "/" + rel, t, follow_symlinks=False)
+            except FileNotFoundError:
+                done.refused += 1  # the entry went (dropped by an install meanwhile)
+            except OSError:
+                can_link = False  # another file system, or no hard links: copy
+            else:
+                lst = os.lstat(t)
+                if (
+                    stat.S_ISREG(lst.st_mode)
+                    and (stat.S_IMODE(lst.st_mode), lst.st_size, lst.st_mtime_ns) == want
+                ):
+                    stamps[rel] = _stamp(lst)
+                    done.linked += 1
+                    return
+                os.unlink(t)
+                done.refused += 1
+        stamps[rel] = _stamp(copier.file(s, t)[1])
+
+    _walk(src, dst, on_file, others)
+    return done
 
 
 def tree_unchanged(build: Path, snapshot: Snapshot) -> bool:
@@ -584,9 +679,9 @@ def save_tree(build: Path, dst: Path, snapshot: Snapshot | None) -> None:
     copier = _Copier()
     stamps = snapshot.stamps if snapshot is not None else {}
 
-    def on_file(s: str, t: str, rel: str) -> None:
+    def on_file(s: str, t: str, rel: str, st: os.stat_result) -> None:
         known = stamps.get(rel)
-        if known is not None and snapshot is not None and _stamp(os.lstat(s)) == known:
+        if known is not None and snapshot is not None and _stamp(st) == known:
             try:
                 os.link(snapshot.origin / rel, t)
                 return
@@ -606,7 +701,7 @@ def link_tree(src: Path, dst: Path) -> None:
     copier = _Copier()
     can_link = True
 
-    def on_file(s: str, t: str, rel: str) -> None:
+    def on_file(s: str, t: str, rel: str, st: os.stat_result) -> None:
         nonlocal can_link
         if can_link:
             try:

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -31,12 +31,19 @@ from pybuildpack.buildpack.build_cache import (
     copy_tree,
     decide,
     exclusive_lock,
+    restore_tree,
+    store_files,
     tree_unchanged,
 )
 from pybuildpack.buildpack.build_data import BuildData, read_report
 from pybuildpack.buildpack.deps import PackageManager
 from pybuildpack.buildpack.log import BuildLog
-from pybuildpack.buildpack.runtime import Installer, build_source_builds, install_runtime
+from pybuildpack.buildpack.runtime import (
+    Installer,
+    build_source_builds,
+    install_runtime,
+    provisioning_options,
+)
 from pybuildpack.catalog import load_catalog
 from pybuildpack.errors import (
     AppHomeBusy,
@@ -319,7 +326,7 @@ class _Compile:
                 tree = self.cache.python_tree()
                 runtime_tree = self.cache.runtime_tree()
                 assert tree is not None and runtime_tree is not None
-                snapshot = copy_tree(tree, dest, cache_side="src")
+                snapshot = self.restore(tree, dest, runtime_tree)
                 pristine = runtime_tree
             elif decision.reuse_runtime:
                 log.step("Discarding cached dependencies since:")
@@ -327,7 +334,7 @@ class _Compile:
                 log.info(f"Using cached Python {version}")
                 runtime_tree = self.cache.runtime_tree()
                 assert runtime_tree is not None
-                snapshot = copy_tree(runtime_tree, dest, cache_side="src")
+                snapshot = self.restore(runtime_tree, dest, runtime_tree)
                 pristine = runtime_tree
             else:
                 if decision.runtime_reasons:
@@ -359,8 +366,24 @@ class _Compile:
             if not skip_install:
                 plan = uv_pip.plan(choice, build_dir, base, files)
         with data.timed("package_manager_install"):
+            if plan is not None and plan.use_uv:
+                # uv first: it installs the pinned pip too (pip_via_uv), much faster
+                try:
+                    tool = uv_pip.fetch_uv(
+                        self.cache.tools, python=python, env=env, settings=base,
+                        cwd=build_dir, log=log, pip=deps.pip_runner(python, home, version),
+                    )  # fmt: skip
+                except PackageManagerInstallFailed as exc:
+                    if plan.choice is not uv_pip.InstallerChoice.AUTO:
+                        raise
+                    plan = dataclasses.replace(
+                        plan, use_uv=False, reason=f"uv {exc.version} could not be installed"
+                    )
             if pm in (PackageManager.PIP, PackageManager.PIPENV):
-                pins = deps.ensure_pip(home, python, version, env, build_dir, log)
+                pins = deps.ensure_pip(
+                    home, python, version, env, build_dir, log,
+                    uv_install=self.pip_via_uv(tool, python, env, plan),
+                )  # fmt: skip
                 for name, pinned in pins.items():
                     data.set(f"{name}_version", pinned)
             if pm is not PackageManager.PIP:
@@ -375,18 +398,6 @@ class _Compile:
                     log=log,
                 )
                 data.set(f"{pm.value}_version", deps.TOOL_VERSIONS[pm])
-            if plan is not None and plan.use_uv:
-                try:
-                    tool = uv_pip.fetch_uv(
-                        self.cache.tools, python=python, env=env, settings=base,
-                        cwd=build_dir, log=log,
-                    )  # fmt: skip
-                except PackageManagerInstallFailed as exc:
-                    if plan.choice is not uv_pip.InstallerChoice.AUTO:
-                        raise
-                    plan = dataclasses.replace(
-                        plan, use_uv=False, reason=f"uv {exc.version} could not be installed"
-                    )
         data.set("dependencies_reused", skip_install)
         if skip_install:
             log.step(f"Skipping {pm.display}: dependencies restored from the cache as they were")
@@ -472,6 +483,47 @@ class _Compile:
                 self.cache.save(
                     final_state, pristine, dest, snapshot, move_runtime=pristine in self.temp_paths
                 )
+
+    def restore(self, tree: Path, dest: Path, runtime_tree: Path) -> Snapshot:
+        """Copy the cached ``tree`` into the build directory, linking the runtime files that
+        are still as installed from the machine's runtime store when it has their entry
+        (``restore_tree``)."""
+        cache_dir = provisioning_options(self.settings).get("cache_dir")
+        if cache_dir is None:
+            from pybuildpack.provision.cache import default_cache_dir
+
+            cache_dir = default_cache_dir()
+        store = store_files(cache_dir, runtime_tree)
+        done = restore_tree(tree, dest, runtime=runtime_tree, store=store)
+        self.data.set("restore_linked_files", done.linked)
+        if done.linked:
+            self.log.info(
+                f"{done.linked} runtime files linked from the runtime store (read-only, "
+                "as installed), the rest copied from the cache"
+            )
+        if done.refused:
+            self.log.info(
+                f"{done.refused} runtime files in the runtime store differ from its manifest: "
+                "copied from the cache instead"
+            )
+        return done.snapshot
+
+    def pip_via_uv(
+        self, uv: Path | None, python: Path, env: Mapping[str, str], plan: uv_pip.Plan | None
+    ) -> Callable[[Mapping[str, str]], tuple[int, list[str]]] | None:
+        """How uv installs the pinned pip into the runtime, when uv installs the
+        dependencies because the rule allows it (the build's settings are then ones uv
+        reads as pip does); None otherwise."""
+        if uv is None or plan is None or not plan.use_uv or plan.reason is not None:
+            return None
+        settings, cwd, log = self.settings, self.build_dir, self.log
+        cache_dir = self.cache.root / "uv-cache"
+
+        def install(wanted: Mapping[str, str]) -> tuple[int, list[str]]:
+            cmd = uv_pip.uv_pin_command(uv, python, wanted, settings, cache_dir)
+            return deps.run(cmd, env=uv_pip.uv_install_env(env, settings), cwd=cwd, log=log)
+
+        return install
 
     def install_python(
         self, version: PythonVersion, dest: Path, stack: str, arch: str

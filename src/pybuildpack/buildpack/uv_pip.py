@@ -261,6 +261,19 @@ def uv_install_command(
     ]  # fmt: skip
 
 
+def uv_pin_command(
+    uv: Path, python: Path, wanted: Mapping[str, str], settings: Mapping[str, str], cache_dir: Path
+) -> list[str]:
+    """Install exactly ``wanted`` (name -> version: pip, setuptools) into the environment of
+    ``python`` with uv, byte-compiled as pip would, from the build's index settings."""
+    index_args, _ = uv_settings(settings)
+    return [
+        str(uv), "pip", "install", "--no-config", "--python", str(python),
+        "--compile-bytecode", "--no-progress", "--link-mode", "copy",
+        "--cache-dir", str(cache_dir), *index_args, *(f"{n}=={v}" for n, v in wanted.items()),
+    ]  # fmt: skip
+
+
 def uv_install_env(env: Mapping[str, str], settings: Mapping[str, str]) -> dict[str, str]:
     _, extra = uv_settings(settings)
     return {**env, **extra, "UV_PYTHON_DOWNLOADS": "never", "UV_NO_MANAGED_PYTHON": "1"}
@@ -330,10 +343,14 @@ def fetch_uv(
     settings: Mapping[str, str],
     cwd: Path,
     log: BuildLog,
+    pip: Sequence[str] | None = None,
 ) -> Path:
     """The uv binary, from the cache under ``root`` or from its verified wheel (kept under
     ``root``, keyed by version and checksum). Raises ``PackageManagerInstallFailed`` when no
-    wheel can be had, ``UvWheelChecksumMismatch`` for a wheel that is not the pinned one."""
+    wheel can be had, ``UvWheelChecksumMismatch`` for a wheel that is not the pinned one.
+
+    ``pip``: how to run pip for ``pip download`` (default ``python -m pip``; a runtime
+    without pip gives its bundled wheel, ``deps.pip_runner``)."""
     pins = wheel_pins()
     tag = machine_wheel_tag(pins)
     if tag is None:
@@ -355,9 +372,9 @@ def fetch_uv(
                 break
         if wheel is None:
             cmd = [
-                str(python), "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                "--no-cache-dir", "--no-input", "--quiet", "--disable-pip-version-check",
-                "--dest", str(tmp / "download"), f"uv=={UV_VERSION}",
+                *(pip or [str(python), "-m", "pip"]), "download", "--no-deps",
+                "--only-binary=:all:", "--no-cache-dir", "--no-input", "--quiet",
+                "--disable-pip-version-check", "--dest", str(tmp / "download"), f"uv=={UV_VERSION}",
             ]  # fmt: skip
             code, tail = deps.run(cmd, env=env, cwd=cwd, log=log)
             found = sorted((tmp / "download").glob("uv-*.whl"))
