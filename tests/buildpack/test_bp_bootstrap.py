@@ -217,6 +217,44 @@ def test_a_runner_that_fails_verification_is_never_unpacked(tmp_path: Path) -> N
     assert not (runner / "python").exists() and not list(runner.glob(".new-*"))
 
 
+@pytest.mark.parametrize("hidden", ["_ssl", "_hashlib", "zlib", None])
+def test_a_python3_without_openssl_or_zlib_is_passed_over(
+    tmp_path: Path, hidden: str | None
+) -> None:
+    """python3 on PATH that lacks a compiled module pybuildpack needs is not used: the shim
+    goes on to its own CPython (here: an archive that fails verification, which shows the
+    shim got that far). With nothing hidden, the same python3 is used."""
+    bp = bare_buildpack(tmp_path)
+    archive, _ = fake_runner_archive(tmp_path)
+    wrapper_dir = tmp_path / "py"
+    wrapper_dir.mkdir()
+    hide = f"sys.modules[{hidden!r}] = None" if hidden else "pass"
+    (wrapper_dir / "python3").write_text(
+        "#!/bin/sh\n"
+        'if [ "$1 $2 $3" = "-I -S -c" ]; then\n'
+        "  code=$4; shift 4\n"
+        f'  exec {sys.executable} -I -S -c "import sys; {hide}\n$code" "$@"\n'
+        "fi\n"
+        f'exec {sys.executable} "$@"\n'
+    )
+    (wrapper_dir / "python3").chmod(0o755)
+    env = no_python_env(
+        tmp_path,
+        PYBUILDPACK_RUNNER_PYTHON_URL=f"file://{archive}",
+        PYBUILDPACK_RUNNER_PYTHON_SHA256="0" * 64,
+        PYBUILDPACK_RUNNER_WHEELS=str(tmp_path / "no-wheels"),
+    )
+    env["PATH"] = f"{wrapper_dir}:{env['PATH']}"
+    p = compile_with(bp, tmp_path, env)
+    assert p.returncode == 1
+    if hidden:
+        assert (
+            "Setting up pybuildpack's own Python" in p.stderr and "failed verification" in p.stderr
+        )
+    else:
+        assert "Setting up" not in p.stderr and "pybuildpack's dependencies" in p.stderr, p.stderr
+
+
 def test_runner_url_and_sha256_go_together(tmp_path: Path) -> None:
     bp = bare_buildpack(tmp_path)
     env = no_python_env(tmp_path, PYBUILDPACK_RUNNER_PYTHON_URL="file:///x.tar.gz")
