@@ -128,7 +128,7 @@ def test_heroku_layout_from_loopback_bootstraps_pip(
     args = [
         "install", str(app), "--dest", str(dest), "--source", "heroku", "--stack", "heroku-24",
         "--arch", "amd64", "--mirror", server.url, "--cache-dir", str(tmp_path / "c"), "--json",
-        "--unpacker", "python",  # (the default, tar when usable, is in the test above)
+        "--unpacker", "python",  # (the default; both unpackers are in the test above)
         "--downloads", str(downloads), "--allow-insecure-http",  # loopback: plain http
     ]  # fmt: skip
     assert main(args) == 0

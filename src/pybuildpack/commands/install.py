@@ -29,8 +29,8 @@ sources:
 Use --mirror (or PYBUILDPACK_MIRROR) for a mirror with the same layout, including a
 file:// folder for air-gapped machines.
 
-Unpacking uses the system tar when it is GNU tar or bsdtar (every entry is checked by
-pybuildpack before tar sees it), else Python's tarfile; --unpacker chooses.
+pybuildpack unpacks with its own strict tar reader; --unpacker tar has the system tar
+(GNU tar or bsdtar) write the files instead, from a stream pybuildpack checked.
 
 Plain-http sources and mirrors are refused unless --allow-insecure-http (or
 PYBUILDPACK_ALLOW_INSECURE_HTTP=1) allows them; the sha256 must then come from the
@@ -63,7 +63,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--unpacker",
         choices=["auto", "tar", "python"],
-        help="unpack with the system tar or Python's tarfile (default: auto, tar when usable)",
+        help="who writes the files: pybuildpack (auto, python: the default) or the system tar",
     )
     p.add_argument(
         "--allow-unverified",

@@ -61,6 +61,9 @@ from pybuildpack.version import Origin, PythonVersion, RequestedVersion
 
 _TEMP_TAG = "pybuildpack-tmp"
 _OLD_TAG = "pybuildpack-old"
+# What ``fetch`` returns: the runtime's root, the archive's sha256, bytes downloaded,
+# whether the download cache had it, and (for a store entry) the manifest entries.
+Fetched = tuple[Path, str, int, bool, "list[list[Any]] | None"]
 
 
 def install_python(
@@ -82,8 +85,10 @@ def install_python(
 ) -> InstallResult:
     """Install CPython ``version`` so that ``dest/bin/python3`` is it. See module docstring.
 
-    ``unpacker``: ``auto`` (the system tar when it is GNU tar or bsdtar, else Python),
-    ``tar`` or ``python``; default ``PYBUILDPACK_UNPACKER``, else ``auto``.
+    ``unpacker``: ``auto`` or ``python`` (pybuildpack writes the files), or ``tar`` (the
+    system tar, GNU tar or bsdtar, writes them from a stream pybuildpack vetted); default
+    ``PYBUILDPACK_UNPACKER``, else ``auto``. ``auto`` is Python: on the benchmark it takes
+    less CPU and time than the system tar (no second process, no copy through a pipe).
 
     ``allow_insecure_http`` (or ``PYBUILDPACK_ALLOW_INSECURE_HTTP=1``): accept plain-http
     URLs; the sha256 must then be pinned in the download metadata."""
@@ -112,10 +117,11 @@ def install_python(
     if done is not None:
         return done
     # Imported here, not at the top: a no-op install needs none of the unpacking code.
-    from pybuildpack.provision.relocate import fix_shebangs, verify
+    from pybuildpack.provision.relocate import finish_check, fix_shebangs, start_check
+    from pybuildpack.provision.store import survey
     from pybuildpack.provision.tarsafe import audit_tree
 
-    tar = system_tar(unpacker)
+    tar = system_tar("tar") if unpacker == "tar" else None
     check_replaceable(dest)
     with destination_errors(dest.parent):
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -129,10 +135,11 @@ def install_python(
             )
         try:
 
-            def fetch(into: Path, read_only: bool = False) -> tuple[Path, str, int, bool]:
+            def fetch(into: Path, read_only: bool = False) -> Fetched:
                 """Unpack the archive into ``into/runtime`` (from the download cache, else
                 downloading it), verified; then relocate it and prove it runs.
-                ``read_only``: files without write bits (a runtime store entry)."""
+                ``read_only``: a runtime store entry: files without write bits, and
+                surveyed for its manifest while the interpreter proves itself."""
                 found = _from_cache(cache, spec, expected, into, tar, read_only)
                 if found is not None:
                     root, digest, size, hit = *found, True
@@ -144,17 +151,30 @@ def install_python(
                     hit = False
                 # Nothing of the archive is published before this point: the digest matched.
                 fix_shebangs(root)
-                verify(root, version)
-                fix_shebangs(root)  # pip's scripts, if ensurepip just wrote them
+                check = start_check(root, version)  # writes nothing into the tree
+                entries = None
+                try:
+                    if read_only:
+                        with cache_errors(into):
+                            entries = survey(root)
+                except BaseException:
+                    check.kill()
+                    raise
+                if finish_check(check):  # pip was bootstrapped: the tree changed
+                    fix_shebangs(root)  # pip's scripts
+                    entries = None
                 if _restrictive_umask():  # files written after unpacking (pip)
                     audit_tree(root, spec.url, read_only=read_only)
-                return root, digest, size, hit
+                if read_only and entries is None:
+                    with cache_errors(into):
+                        entries = survey(root)
+                return root, digest, size, hit, entries
 
             stored = _via_store(cache, spec, expected, version, tmp, fetch) if expected else None
             if stored is not None:
                 root, digest, size, hit = stored
             else:
-                root, digest, size, hit = fetch(tmp)
+                root, digest, size, hit, _ = fetch(tmp)
             marker_path = root / MARKER
             marker_path.write_text(
                 json.dumps({"version": str(version), "sha256": digest, "url": spec.url}) + "\n"
@@ -300,7 +320,7 @@ def _via_store(
     expected: str,
     version: PythonVersion,
     tmp: Path,
-    fetch: Callable[[Path, bool], tuple[Path, str, int, bool]],
+    fetch: Callable[[Path, bool], Fetched],
 ) -> tuple[Path, str, int, bool] | None:
     """The runtime at ``tmp/runtime``, linked from the runtime store (see ``store``): from
     its entry for ``expected`` when there is a sound one, else from a new entry made by
@@ -316,24 +336,25 @@ def _via_store(
                 store.drop(expected)
         except OSError:
             return None
-        size, hit = 0, True
+        size, hit, fresh = 0, True, False
         if manifest is None:
             try:
                 staging = store.new_staging()
             except OSError:
                 return None
             try:
-                _, _, size, hit = fetch(staging, True)  # store files: read-only from the start
+                _, _, size, hit, entries = fetch(staging, True)  # read-only from the start
                 with cache_errors(store.root):
                     manifest = store.seal(
-                        staging, expected, {"version": str(version), "url": spec.url}
+                        staging, expected, {"version": str(version), "url": spec.url}, entries
                     )
+                fresh = True
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
         root = tmp / "runtime"
         try:
             with destination_errors(tmp):
-                store.link_into(expected, manifest, root)
+                store.link_into(expected, manifest, root, fresh=fresh)
         except Damaged as exc:
             _empty(tmp)
             with cache_errors(store.root):
