@@ -273,3 +273,28 @@ def test_unpacker_tar_uses_the_system_tar(
     with pytest.raises(PyBuildpackError) as info:
         install(pub, tmp_path / "py", tmp_path / "cache", unpacker="tar")
     assert info.value.id == "install-python::unpack-failed" and ran.exists()
+
+
+@pytest.mark.parametrize("codec", ["isal", "zlib"])
+def test_a_gzip_member_with_a_wrong_crc_is_a_corrupt_archive(
+    codec: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gzip
+    import sys
+
+    from pybuildpack.errors import ArchiveCorrupt
+    from pybuildpack.provision.extract import ThreadedDecompressor, unpack_errors
+
+    if codec == "isal":
+        pytest.importorskip("isal")
+    else:
+        monkeypatch.setitem(sys.modules, "isal", None)
+    data = bytearray(gzip.compress(os.urandom(5000) + b"x" * 200_000) + gzip.compress(b"tail"))
+    data[-(len(gzip.compress(b"tail")) + 8)] ^= 1  # the first member's CRC-32
+    reader = ThreadedDecompressor(io.BytesIO(bytes(data)), "gz")  # type: ignore[arg-type]
+    try:
+        with pytest.raises(ArchiveCorrupt), unpack_errors("u", "/dest"):
+            while reader.read(65536):
+                pass
+    finally:
+        reader.close()

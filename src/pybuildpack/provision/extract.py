@@ -80,9 +80,9 @@ def _codec_errors() -> tuple[type[BaseException], ...]:
 
         errors.append(zstandard.ZstdError)
     with suppress(ImportError):
-        from isal import isal_zlib
+        from isal import igzip_lib, isal_zlib
 
-        errors.append(isal_zlib.error)
+        errors += [isal_zlib.error, igzip_lib.IsalError]
     with suppress(ImportError):
         from compression import zstd  # type: ignore[import-not-found]
 
@@ -94,6 +94,41 @@ Read = Callable[[int], bytes]
 
 
 def _gzip_chunks(read: Read) -> Iterator[bytes]:
+    try:
+        from isal import igzip_lib
+    except ImportError:
+        return _zlib_gzip_chunks(read)
+    return _igzip_chunks(read, igzip_lib)
+
+
+def _igzip_chunks(read: Read, igzip_lib: Any) -> Iterator[bytes]:
+    """ISA-L's own gzip decompressor (checks each member's CRC and length, like zlib's):
+    about 5% faster than its zlib-compatible one, which copies the unconsumed input back
+    out at every bounded step."""
+
+    def new() -> Any:
+        return igzip_lib.IgzipDecompressor(flag=igzip_lib.DECOMP_GZIP)
+
+    d = new()
+    data = b""
+    started = False
+    while True:
+        if d.eof:
+            data, d, started = d.unused_data, new(), False
+        if d.needs_input and not data:
+            data = read(_PUMP_CHUNK)
+            if not data:
+                break
+        started = True
+        out = d.decompress(data, _OUT_CHUNK)
+        data = b""
+        if out:
+            yield out
+    if started and not d.eof:
+        raise EOFError("the compressed stream ended before its end marker")
+
+
+def _zlib_gzip_chunks(read: Read) -> Iterator[bytes]:
     d = gzip_decompressor()
     started = False
     while data := read(_PUMP_CHUNK):
