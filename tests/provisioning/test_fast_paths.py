@@ -5,6 +5,7 @@ for the runtime store) whatever the umask, with both unpackers."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import stat
 import tarfile
@@ -298,3 +299,26 @@ def test_a_gzip_member_with_a_wrong_crc_is_a_corrupt_archive(
                 pass
     finally:
         reader.close()
+
+
+# --------------------------------------------------------------------------- the store
+
+
+def test_a_store_manifest_is_checked_from_its_own_text(tmp_path: Path) -> None:
+    from pybuildpack.provision.store import MANIFEST, Damaged, Store, _digest, _written_digest
+
+    store = Store(tmp_path / "cache")
+    staging = store.new_staging()
+    (staging / "runtime" / "lib").mkdir(parents=True)
+    (staging / "runtime" / "lib" / "os.py").write_text("x = 1\n")
+    made = store.seal(staging, "a" * 64, {"version": "3.12.1", "url": "u"})
+    path = store.entry("a" * 64) / MANIFEST
+    text = path.read_text()
+    assert _written_digest(text) == _digest(made["entries"]) == made["digest"]
+    assert store.manifest("a" * 64) == made
+    path.write_text(text.replace('"lib/os.py","f",292,6,', '"lib/os.py","f",292,7,'))
+    with pytest.raises(Damaged):
+        store.manifest("a" * 64)
+    # Another layout (re-serialised by hand) is checked the slow way, not refused.
+    path.write_text(json.dumps(made))
+    assert store.manifest("a" * 64) == made
