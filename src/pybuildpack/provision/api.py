@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, suppress
 from pathlib import Path
-from typing import IO, Any
 from urllib.parse import urlparse
 
 from pybuildpack.catalog import Catalog
@@ -56,8 +55,11 @@ from pybuildpack.provision.installed import (
 )
 from pybuildpack.provision.sources import ArchiveSpec, parse_sha256sums
 from pybuildpack.provision.store import Damaged, Store
-from pybuildpack.provision.systar import system_tar
 from pybuildpack.version import Origin, PythonVersion, RequestedVersion
+
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
+if TYPE_CHECKING:
+    from typing import IO, Any
 
 _TEMP_TAG = "pybuildpack-tmp"
 _OLD_TAG = "pybuildpack-old"
@@ -116,12 +118,14 @@ def install_python(
     done = already_installed(plan, version, expected, warnings, start)
     if done is not None:
         return done
-    # Imported here, not at the top: a no-op install needs none of the unpacking code.
-    from pybuildpack.provision.relocate import finish_check, fix_shebangs, start_check
-    from pybuildpack.provision.store import survey
-    from pybuildpack.provision.tarsafe import audit_tree
+    # Imported where they are used, not at the top: a no-op install needs none of the
+    # unpacking code, and an install from the runtime store none of the checking code.
+    if unpacker == "tar":
+        from pybuildpack.provision.systar import system_tar
 
-    tar = system_tar("tar") if unpacker == "tar" else None
+        tar = system_tar("tar")
+    else:
+        tar = None
     check_replaceable(dest)
     with destination_errors(dest.parent):
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -140,6 +144,10 @@ def install_python(
                 downloading it), verified; then relocate it and prove it runs.
                 ``read_only``: a runtime store entry: files without write bits, and
                 surveyed for its manifest while the interpreter proves itself."""
+                from pybuildpack.provision.relocate import finish_check, fix_shebangs, start_check
+                from pybuildpack.provision.store import survey
+                from pybuildpack.provision.tarsafe import audit_tree
+
                 found = _from_cache(cache, spec, expected, into, tar, read_only)
                 if found is not None:
                     root, digest, size, hit = *found, True

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import platform
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -36,7 +35,7 @@ def _renameat2() -> Callable[[bytes, bytes, int], int] | None:
         fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
         fn.restype = ctypes.c_int
         return lambda a, b, flags: int(fn(_AT_FDCWD, a, _AT_FDCWD, b, flags))
-    number = _SYSCALLS.get(platform.machine().lower())
+    number = _SYSCALLS.get(os.uname().machine.lower())
     syscall = getattr(libc, "syscall", None)
     if number is None or syscall is None:
         return None

@@ -15,7 +15,6 @@ import contextlib
 import errno
 import json
 import os
-import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -98,7 +97,7 @@ class DownloadCache:
                     json.dumps(
                         {
                             "pid": os.getpid(),
-                            "host": socket.gethostname(),
+                            "host": os.uname().nodename,  # gethostname(), without socket
                             "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                             "what": what,
                         }

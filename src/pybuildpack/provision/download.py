@@ -10,11 +10,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
 from urllib.parse import unquote, urlparse
 
+from pybuildpack._record import dataclass
 from pybuildpack.errors import (
     ArchiveTooLarge,
     DownloadFailed,
@@ -24,13 +23,17 @@ from pybuildpack.errors import (
 )
 from pybuildpack.provision import settings
 
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
+if TYPE_CHECKING:
+    from typing import BinaryIO, Protocol
+
+    class Readable(Protocol):
+        def read(self, n: int = -1, /) -> bytes: ...
+
+
 TIMEOUT_ENV = settings.TIMEOUT_ENV
 RETRIES_ENV = settings.RETRIES_ENV
 CHUNK = 1024 * 1024
-
-
-class Readable(Protocol):
-    def read(self, n: int = -1, /) -> bytes: ...
 
 
 class Transient(Exception):

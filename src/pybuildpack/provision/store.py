@@ -41,10 +41,13 @@ import shutil
 import stat
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from pybuildpack.host import process_alive
 from pybuildpack.provision import atomic, filecopy
+
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 FORMAT = 1
 MANIFEST = "manifest.json"

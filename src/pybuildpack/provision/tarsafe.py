@@ -35,14 +35,22 @@ import re
 import stat
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Protocol
 from zlib import adler32
 
+from pybuildpack._record import dataclass, field
 from pybuildpack.errors import ArchiveCorrupt, ArchiveTooLarge, UnsafeArchive
 from pybuildpack.provision import settings
+
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
+if TYPE_CHECKING:
+    from types import TracebackType
+    from typing import IO, Protocol
+
+    class Source(Protocol):
+        def read(self, n: int = -1, /) -> bytes: ...
+        def copy_to(self, sink: IO[bytes] | None, n: int) -> int: ...
+
 
 BLOCK = 512
 _ZERO_BLOCK = bytes(BLOCK)
@@ -54,11 +62,6 @@ _MAX_FOLLOWS = 40  # symlinks followed while resolving one target (like the kern
 FILE, DIR, SYMLINK, HARDLINK = "file", "dir", "symlink", "hardlink"
 _REGULAR = {b"0", b"\0", b"7"}
 _SPECIAL = {b"3": "a character device", b"4": "a block device", b"6": "a FIFO"}
-
-
-class Source(Protocol):
-    def read(self, n: int = -1, /) -> bytes: ...
-    def copy_to(self, sink: IO[bytes] | None, n: int) -> int: ...
 
 
 @dataclass(frozen=True)
