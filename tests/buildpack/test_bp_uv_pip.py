@@ -184,6 +184,37 @@ def test_a_wheel_that_is_not_the_pinned_file_is_refused(tmp_path: Path) -> None:
     assert list(root.iterdir()) == []  # nothing kept, nothing run
 
 
+def test_the_wheel_is_unpacked_ahead_and_reported_by_fetch(tmp_path: Path) -> None:
+    """prefetch_uv unpacks the local wheel in a thread; fetch_uv waits for it and reports
+    it as an install. Nothing to do (cached, or no local wheel): no thread."""
+    house = uv_wheelhouse()
+    root = tmp_path / "tools"
+    settings = {"PIP_FIND_LINKS": str(house)}
+    assert uv_pip.prefetch_uv(root, {"PIP_FIND_LINKS": str(tmp_path)}) is None
+    ahead = uv_pip.prefetch_uv(root, settings)
+    assert ahead is not None
+    out = io.StringIO()
+    log = BuildLog(out=out, err=out)
+    exe = uv_pip.fetch_uv(root, python=Path("/nonexistent/python"), env={}, settings=settings,
+                          cwd=tmp_path, log=log, prefetched=ahead)  # fmt: skip
+    assert ahead.done and exe == uv_pip.cached_uv(root)
+    assert f"Installing uv {V}\n" in out.getvalue() and "(sha256 verified)" in out.getvalue()
+    assert uv_pip.prefetch_uv(root, settings) is None  # cached now
+
+
+def test_a_prefetched_wheel_that_is_not_the_pinned_file_fails_in_fetch(tmp_path: Path) -> None:
+    fake = fake_uv_wheel(tmp_path / "house")
+    root = tmp_path / "tools"
+    settings = {"PIP_FIND_LINKS": str(fake.parent)}
+    ahead = uv_pip.prefetch_uv(root, settings)
+    assert ahead is not None
+    with pytest.raises(UvWheelChecksumMismatch):
+        uv_pip.fetch_uv(root, python=Path("/nonexistent/python"), env={}, settings=settings,
+                        cwd=tmp_path, log=BuildLog(out=io.StringIO(), err=io.StringIO()),
+                        prefetched=ahead)  # fmt: skip
+    assert uv_pip.cached_uv(root) is None
+
+
 # --------------------------------------------------------------------------- classic builds
 
 

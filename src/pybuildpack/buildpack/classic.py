@@ -217,6 +217,7 @@ class _Compile:
         self.temp_paths: list[Path] = []
         self.held = ExitStack()  # locks held until the build ends
         self.linked: Path | None = None  # APP_HOME/.heroku/python, when this build made it
+        self.uv_prefetch: uv_pip.UvPrefetch | None = None
 
     def warn(self, warning: BuildWarning) -> None:
         self.log.warning(warning)
@@ -233,6 +234,8 @@ class _Compile:
             try:
                 self._run()
             finally:
+                if self.uv_prefetch is not None:
+                    self.uv_prefetch.wait()
                 for p in self.temp_paths:
                     shutil.rmtree(p, ignore_errors=True)
 
@@ -316,6 +319,15 @@ class _Compile:
             old_state = self.cache.state()
             decision = decide(old_state, new_state)
             data.set("cache_status", decision.status)
+            # Fingerprint: pip would install nothing into the environment it made last time.
+            skip_install = (
+                decision.reuse_dependencies
+                and old_state is not None
+                and new_state.install_fingerprint is not None
+                and old_state.install_fingerprint == new_state.install_fingerprint
+            )
+            if pm is PackageManager.PIP and not skip_install:
+                self.start_uv_prefetch(base)
             dest.parent.mkdir(parents=True, exist_ok=True)
             # The build tree gets copies (never the cache's own files): see build_cache.
             pristine: Path
@@ -350,19 +362,10 @@ class _Compile:
             shutil.rmtree(pip_cache, ignore_errors=True)
             shutil.rmtree(self.cache.root / "uv-cache", ignore_errors=True)
         tool = None
-        # Fingerprint: pip would install nothing into the environment it made last time.
-        skip_install = (
-            decision.reuse_dependencies
-            and old_state is not None
-            and new_state.install_fingerprint is not None
-            and old_state.install_fingerprint == new_state.install_fingerprint
-        )
         plan = None
-        files = ["requirements.txt"]
+        files = self.requirement_files()
         if pm is PackageManager.PIP:
             choice = uv_pip.installer_choice(base)  # a bad value fails every build
-            if self.test and (build_dir / deps.PIP_TEST_REQUIREMENTS).is_file():
-                files.append(deps.PIP_TEST_REQUIREMENTS)
             if not skip_install:
                 plan = uv_pip.plan(choice, build_dir, base, files)
         with data.timed("package_manager_install"):
@@ -372,6 +375,7 @@ class _Compile:
                     tool = uv_pip.fetch_uv(
                         self.cache.tools, python=python, env=env, settings=base,
                         cwd=build_dir, log=log, pip=deps.pip_runner(python, home, version),
+                        prefetched=self.uv_prefetch,
                     )  # fmt: skip
                 except PackageManagerInstallFailed as exc:
                     if plan.choice is not uv_pip.InstallerChoice.AUTO:
@@ -483,6 +487,23 @@ class _Compile:
                 self.cache.save(
                     final_state, pristine, dest, snapshot, move_runtime=pristine in self.temp_paths
                 )
+
+    def requirement_files(self) -> list[str]:
+        """The requirements files of a pip app (test builds: the test requirements too)."""
+        files = ["requirements.txt"]
+        if self.test and (self.build_dir / deps.PIP_TEST_REQUIREMENTS).is_file():
+            files.append(deps.PIP_TEST_REQUIREMENTS)
+        return files
+
+    def start_uv_prefetch(self, settings: Mapping[str, str]) -> None:
+        """When uv will install the dependencies and its wheel is in a local folder, start
+        unpacking it now, while the runtime is installed or restored (``UvPrefetch``)."""
+        try:
+            choice = uv_pip.installer_choice(settings)
+        except PyBuildpackError:
+            return  # reported where the installer is chosen
+        if uv_pip.plan(choice, self.build_dir, settings, self.requirement_files()).use_uv:
+            self.uv_prefetch = uv_pip.prefetch_uv(self.cache.tools, settings)
 
     def restore(self, tree: Path, dest: Path, runtime_tree: Path) -> Snapshot:
         """Copy the cached ``tree`` into the build directory, linking the runtime files that

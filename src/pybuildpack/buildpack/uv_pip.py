@@ -26,6 +26,7 @@ import platform
 import re
 import shutil
 import tempfile
+import threading
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -335,6 +336,80 @@ def cached_uv(root: Path) -> Path | None:
     return exe if exe.is_file() else None
 
 
+def _local_wheel(settings: Mapping[str, str], tag: str) -> tuple[Path, str] | None:
+    """The pinned uv wheel in a local ``PIP_FIND_LINKS`` folder, and that folder."""
+    for folder in _local_dirs(settings):
+        if (folder / wheel_name(tag)).is_file():
+            return folder / wheel_name(tag), str(folder)
+    return None
+
+
+def _install_wheel(root: Path, wheel: Path, source: str) -> Path:
+    """Verify ``wheel`` against its pinned sha256 and unpack its uv binary into the cache
+    under ``root`` (a temporary folder renamed into place); return the binary."""
+    pins = wheel_pins()
+    expected = pins.get(wheel.name.removeprefix(f"uv-{UV_VERSION}-py3-none-")[:-4])
+    if expected is None:
+        raise PackageManagerInstallFailed(
+            package_manager="uv", version=UV_VERSION,
+            detail=f"{wheel.name} has no pinned sha256 in data/tools.json",
+        )  # fmt: skip
+    actual = _sha256(wheel)
+    if actual != expected:
+        raise UvWheelChecksumMismatch(
+            wheel=wheel.name, expected=expected, actual=actual, source=source
+        )
+    tag = machine_wheel_tag(pins)
+    final = root / f"uv-{UV_VERSION}-{(pins[tag] if tag else expected)[:16]}"  # cached_uv's
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-uv-{os.getpid()}-", dir=root))
+    try:
+        member = f"uv-{UV_VERSION}.data/scripts/uv"
+        with zipfile.ZipFile(wheel) as z, z.open(member) as src, (tmp / "uv").open("wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        (tmp / "uv").chmod(0o755)
+        shutil.rmtree(final, ignore_errors=True)
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final / "uv"
+
+
+class UvPrefetch:
+    """Verifies and unpacks the pinned uv wheel from a local ``PIP_FIND_LINKS`` folder in a
+    thread, while the build installs or restores the runtime: inflating uv's 38 MB binary
+    takes about 0.4 s, and zlib lets other threads run meanwhile. ``fetch_uv`` waits for it
+    and reports it (a checksum mismatch fails the build there, as without the thread)."""
+
+    def __init__(self, root: Path, wheel: Path, source: str) -> None:
+        self.wheel, self.source = wheel, source
+        self.error: BaseException | None = None
+        self.done = False
+        self.thread = threading.Thread(target=self._run, args=(root,), daemon=True)
+        self.thread.start()
+
+    def _run(self, root: Path) -> None:
+        try:
+            _install_wheel(root, self.wheel, self.source)
+            self.done = True
+        except BaseException as exc:  # reported, or redone, by fetch_uv
+            self.error = exc
+
+    def wait(self) -> None:
+        self.thread.join()
+
+
+def prefetch_uv(root: Path, settings: Mapping[str, str]) -> UvPrefetch | None:
+    """Start unpacking the pinned uv wheel (``UvPrefetch``) when it is not cached under
+    ``root`` and a local folder has it; None otherwise (``fetch_uv`` does it all)."""
+    tag = machine_wheel_tag()
+    if tag is None or cached_uv(root) is not None:
+        return None
+    found = _local_wheel(settings, tag)
+    return None if found is None else UvPrefetch(root, *found)
+
+
 def fetch_uv(
     root: Path,
     *,
@@ -344,13 +419,15 @@ def fetch_uv(
     cwd: Path,
     log: BuildLog,
     pip: Sequence[str] | None = None,
+    prefetched: UvPrefetch | None = None,
 ) -> Path:
     """The uv binary, from the cache under ``root`` or from its verified wheel (kept under
     ``root``, keyed by version and checksum). Raises ``PackageManagerInstallFailed`` when no
     wheel can be had, ``UvWheelChecksumMismatch`` for a wheel that is not the pinned one.
 
     ``pip``: how to run pip for ``pip download`` (default ``python -m pip``; a runtime
-    without pip gives its bundled wheel, ``deps.pip_runner``)."""
+    without pip gives its bundled wheel, ``deps.pip_runner``). ``prefetched``: the
+    ``prefetch_uv`` of this build, if any."""
     pins = wheel_pins()
     tag = machine_wheel_tag(pins)
     if tag is None:
@@ -358,54 +435,43 @@ def fetch_uv(
             package_manager="uv", version=UV_VERSION, detail="no pinned wheel for this platform"
         )
     final = root / f"uv-{UV_VERSION}-{pins[tag][:16]}"
+    if prefetched is not None:
+        prefetched.wait()
+        if isinstance(prefetched.error, UvWheelChecksumMismatch):
+            raise prefetched.error
+        if prefetched.done and (final / "uv").is_file():
+            log.step(f"Installing uv {UV_VERSION}")
+            log.info(f"uv {UV_VERSION} from {prefetched.wheel.name} (sha256 verified)")
+            return final / "uv"
     if (final / "uv").is_file():
         log.step(f"Using cached uv {UV_VERSION}")
         return final / "uv"
     log.step(f"Installing uv {UV_VERSION}")
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-uv-{os.getpid()}-", dir=root))
-    try:
-        wheel, source = None, ""
-        for folder in _local_dirs(settings):
-            if (folder / wheel_name(tag)).is_file():
-                wheel, source = folder / wheel_name(tag), str(folder)
-                break
-        if wheel is None:
+    found = _local_wheel(settings, tag)
+    if found is not None:
+        wheel = found[0]
+        exe = _install_wheel(root, *found)
+    else:
+        download = Path(tempfile.mkdtemp(prefix=f".tmp-uv-download-{os.getpid()}-", dir=root))
+        try:
             cmd = [
                 *(pip or [str(python), "-m", "pip"]), "download", "--no-deps",
                 "--only-binary=:all:", "--no-cache-dir", "--no-input", "--quiet",
-                "--disable-pip-version-check", "--dest", str(tmp / "download"), f"uv=={UV_VERSION}",
+                "--disable-pip-version-check", "--dest", str(download), f"uv=={UV_VERSION}",
             ]  # fmt: skip
             code, tail = deps.run(cmd, env=env, cwd=cwd, log=log)
-            found = sorted((tmp / "download").glob("uv-*.whl"))
-            if code != 0 or not found:
+            downloaded = sorted(download.glob("uv-*.whl"))
+            if code != 0 or not downloaded:
                 raise PackageManagerInstallFailed(
                     package_manager="uv", version=UV_VERSION, detail="\n".join(tail[-5:])
                 )
-            wheel, source = found[0], "the package index (pip download)"
-        expected = pins.get(wheel.name.removeprefix(f"uv-{UV_VERSION}-py3-none-")[:-4])
-        if expected is None:
-            raise PackageManagerInstallFailed(
-                package_manager="uv", version=UV_VERSION,
-                detail=f"{wheel.name} has no pinned sha256 in data/tools.json",
-            )  # fmt: skip
-        actual = _sha256(wheel)
-        if actual != expected:
-            raise UvWheelChecksumMismatch(
-                wheel=wheel.name, expected=expected, actual=actual, source=source
-            )
-        member = f"uv-{UV_VERSION}.data/scripts/uv"
-        with zipfile.ZipFile(wheel) as z, z.open(member) as src, (tmp / "uv").open("wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-        (tmp / "uv").chmod(0o755)
-        shutil.rmtree(tmp / "download", ignore_errors=True)
-        shutil.rmtree(final, ignore_errors=True)
-        os.rename(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            wheel = downloaded[0]
+            exe = _install_wheel(root, wheel, "the package index (pip download)")
+        finally:
+            shutil.rmtree(download, ignore_errors=True)
     log.info(f"uv {UV_VERSION} from {wheel.name} (sha256 verified)")
-    return final / "uv"
+    return exe
 
 
 def describe(p: Plan) -> str:
