@@ -139,13 +139,13 @@ def install_python(
             )
         try:
 
-            def fetch(into: Path, read_only: bool = False) -> Fetched:
+            def fetch(into: Path, read_only: bool = False, link_to: Path | None = None) -> Fetched:
                 """Unpack the archive into ``into/runtime`` (from the download cache, else
                 downloading it), verified; then relocate it and prove it runs.
-                ``read_only``: a runtime store entry: files without write bits, and
-                surveyed for its manifest while the interpreter proves itself."""
+                ``read_only``: a runtime store entry: files without write bits, surveyed
+                for its manifest and hard-linked to ``link_to`` (if given) while the
+                interpreter proves itself; nothing is published unless it does."""
                 from pybuildpack.provision.relocate import finish_check, fix_shebangs, start_check
-                from pybuildpack.provision.store import survey
                 from pybuildpack.provision.tarsafe import audit_tree
 
                 found = _from_cache(cache, spec, expected, into, tar, read_only)
@@ -163,8 +163,7 @@ def install_python(
                 entries = None
                 try:
                     if read_only:
-                        with cache_errors(into):
-                            entries = survey(root)
+                        entries = _survey_and_link(root, into, link_to)
                 except BaseException:
                     check.kill()
                     raise
@@ -174,9 +173,22 @@ def install_python(
                 if _restrictive_umask():  # files written after unpacking (pip)
                     audit_tree(root, spec.url, read_only=read_only)
                 if read_only and entries is None:
-                    with cache_errors(into):
-                        entries = survey(root)
+                    if link_to is not None:
+                        shutil.rmtree(link_to, ignore_errors=True)
+                    entries = _survey_and_link(root, into, link_to)
                 return root, digest, size, hit, entries
+
+            def _survey_and_link(root: Path, into: Path, link_to: Path | None) -> list[list[Any]]:
+                from pybuildpack.provision.store import survey
+
+                with cache_errors(into):
+                    entries = survey(root)
+                if link_to is not None:
+                    with destination_errors(link_to.parent):
+                        Store(cache.root).link_into(
+                            key, {"entries": entries}, link_to, fresh=True, source=root
+                        )
+                return entries
 
             stored = _via_store(cache, spec, expected, version, tmp, fetch) if expected else None
             if stored is not None:
@@ -328,7 +340,7 @@ def _via_store(
     expected: str,
     version: PythonVersion,
     tmp: Path,
-    fetch: Callable[[Path, bool], Fetched],
+    fetch: Callable[[Path, bool, Path], Fetched],
 ) -> tuple[Path, str, int, bool] | None:
     """The runtime at ``tmp/runtime``, linked from the runtime store (see ``store``): from
     its entry for ``expected`` when there is a sound one, else from a new entry made by
@@ -344,25 +356,27 @@ def _via_store(
                 store.drop(expected)
         except OSError:
             return None
-        size, hit, fresh = 0, True, False
+        size, hit = 0, True
+        root = tmp / "runtime"
         if manifest is None:
             try:
                 staging = store.new_staging()
             except OSError:
                 return None
             try:
-                _, _, size, hit, entries = fetch(staging, True)  # read-only from the start
+                # Unpacked read-only, and linked into ``root`` from the staging while the
+                # interpreter proves itself: those links are the entry's files once sealed.
+                _, _, size, hit, entries = fetch(staging, True, root)
                 with cache_errors(store.root):
-                    manifest = store.seal(
+                    store.seal(
                         staging, expected, {"version": str(version), "url": spec.url}, entries
                     )
-                fresh = True
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
-        root = tmp / "runtime"
+            return root, expected, size, hit
         try:
             with destination_errors(tmp):
-                store.link_into(expected, manifest, root, fresh=fresh)
+                store.link_into(expected, manifest, root)
         except Damaged as exc:
             _empty(tmp)
             with cache_errors(store.root):

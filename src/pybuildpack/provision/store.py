@@ -226,7 +226,13 @@ class Store:
         return data  # type: ignore[no-any-return]
 
     def link_into(
-        self, sha256: str, manifest: dict[str, Any], dest: Path, *, fresh: bool = False
+        self,
+        sha256: str,
+        manifest: dict[str, Any],
+        dest: Path,
+        *,
+        fresh: bool = False,
+        source: Path | None = None,
     ) -> bool:
         """Recreate the entry at ``dest`` (which must not exist): folders and symlinks made
         afresh, files hard-linked (copied where builds edit them, or where links fail).
@@ -235,8 +241,10 @@ class Store:
 
         ``fresh``: the entry was sealed by this process a moment ago, under the archive's
         lock, and its manifest *is* the ``lstat`` of these files: linked without checking
-        them again (paths and symlinks are still vetted)."""
-        src = str(self.entry(sha256) / "runtime")
+        them again (paths and symlinks are still vetted). ``source``: link from this tree
+        (an entry's staging, about to be sealed) instead of the entry: links follow the
+        files when the staging folder is renamed to the entry."""
+        src = str(source if source is not None else self.entry(sha256) / "runtime")
         dst = str(dest)
         entries = manifest["entries"]
         symlinks = self._vet(sha256, entries)
