@@ -263,14 +263,22 @@ def uv_install_command(
 
 
 def uv_pin_command(
-    uv: Path, python: Path, wanted: Mapping[str, str], settings: Mapping[str, str], cache_dir: Path
+    uv: Path,
+    python: Path,
+    wanted: Mapping[str, str],
+    settings: Mapping[str, str],
+    cache_dir: Path,
+    *,
+    compile_bytecode: bool = True,
 ) -> list[str]:
     """Install exactly ``wanted`` (name -> version: pip, setuptools) into the environment of
-    ``python`` with uv, byte-compiled as pip would, from the build's index settings."""
+    ``python`` with uv, from the build's index settings; byte-compiled as pip would unless
+    the caller compiles them itself (``compile_bytecode=False``)."""
     index_args, _ = uv_settings(settings)
     return [
         str(uv), "pip", "install", "--no-config", "--python", str(python),
-        "--compile-bytecode", "--no-progress", "--link-mode", "copy",
+        *(["--compile-bytecode"] if compile_bytecode else []), "--no-progress",
+        "--link-mode", "copy",
         "--cache-dir", str(cache_dir), *index_args, *(f"{n}=={v}" for n, v in wanted.items()),
     ]  # fmt: skip
 
