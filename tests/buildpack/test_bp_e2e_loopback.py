@@ -102,7 +102,7 @@ def test_warm_builds_link_the_runtime_from_the_store_and_the_cache_stays_safe(
     build's tree: the next restore finds the store file changed and copies the cache's."""
     from test_bp_cache_safety import tree_digest
 
-    from pybuildpack.buildpack.build_cache import BuildCache
+    from pybuildpack.buildpack.build_cache import BuildCache, store_files
     from pybuildpack.provision.store import Store
 
     house = wheelhouse()
@@ -148,6 +148,20 @@ def test_warm_builds_link_the_runtime_from_the_store_and_the_cache_stays_safe(
 
         _, log, code = build(1)
         assert code == 0, log
+        # the cache's runtime is the runtime as installed (copied from the store meanwhile)
+        runtime = BuildCache(cache).runtime_tree()
+        assert runtime is not None
+        linked = store_files(tmp_path / "downloads", runtime)
+        assert linked is not None
+        for p in stored.rglob("*"):
+            if p.is_file() and not p.is_symlink():
+                rel = str(p.relative_to(stored))
+                q = runtime / rel
+                assert q.read_bytes() == p.read_bytes(), q
+                assert q.stat().st_mtime_ns == p.stat().st_mtime_ns, q
+                if rel in linked.files:  # the others the store copies writable into DEST
+                    assert q.stat().st_mode == p.stat().st_mode, q
+                assert not q.samefile(p)
         second, log, code = build(2)
         assert code == 0, log
         assert report()["restore_linked_files"] > 500, log

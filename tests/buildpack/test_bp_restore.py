@@ -9,12 +9,16 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
+import pytest
 from bp_support import ClassicPlatform
 
+from pybuildpack.buildpack import build_cache
 from pybuildpack.buildpack.build_cache import (
     RUNTIME_MARKER,
     BuildCache,
+    copy_runtime_aside,
     link_tree,
     restore_tree,
     store_files,
@@ -135,3 +139,79 @@ def test_a_cold_save_links_the_unchanged_runtime_within_the_cache(
     assert (python / "RUNTIME").samefile(runtime / "RUNTIME")
     [os_py] = python.glob("lib/python3.*/os.py")
     assert os_py.samefile(runtime / os_py.relative_to(python))
+
+
+# --------------------------------------------------------------------------- the pristine copy
+
+
+def installed(tmp: Path) -> tuple[Path, Path, Path]:
+    """A store entry and a runtime installed from it as the provisioning layer does: the
+    store's files linked, the script copied, a marker added."""
+    downloads, _, _ = setup(tmp)
+    entry = Store(downloads).entry(SHA) / "runtime"
+    dest = tmp / "build" / "python"
+    for rel in FILES:
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        if rel.startswith("bin/"):
+            shutil.copy2(entry / rel, dest / rel)
+        else:
+            os.link(entry / rel, dest / rel)
+    (dest / RUNTIME_MARKER).write_text(json.dumps({"version": "3.13.0", "sha256": SHA}))
+    return downloads, entry, dest
+
+
+class StartLater:
+    """threading.Thread, except that the target runs when joined (deterministic tests)."""
+
+    def __init__(self, target: Any, daemon: bool = False) -> None:
+        self.target = target
+
+    def start(self) -> None:
+        pass
+
+    def join(self) -> None:
+        self.target()
+
+
+def test_the_pristine_copy_takes_store_files_from_the_store(tmp_path: Path) -> None:
+    downloads, entry, dest = installed(tmp_path)
+    stamps_before = {rel: os.lstat(dest / rel) for rel in FILES}
+    job = copy_runtime_aside(dest, tmp_path / "pristine", store_files(downloads, dest))
+    assert job.thread is not None  # the store's files are copied in the background
+    # the build may now change its tree: the copy is of the runtime as installed
+    (dest / "lib" / "os.py").unlink()
+    (dest / "lib" / "os.py").write_text("replaced by the build\n")
+    assert job.finish()
+    pristine = tmp_path / "pristine"
+    for rel in FILES:
+        got, want = pristine / rel, entry / rel
+        assert got.read_bytes() == want.read_bytes(), rel
+        assert (got.stat().st_mode, got.stat().st_mtime_ns) == (
+            want.stat().st_mode,
+            want.stat().st_mtime_ns,
+        )
+        assert not got.samefile(want) and not got.samefile(dest / rel)
+        st = stamps_before[rel]
+        assert job.snapshot.stamps[rel][:3] == (st.st_ino, st.st_size, st.st_mtime_ns)
+    assert json.loads((pristine / RUNTIME_MARKER).read_text())["sha256"] == SHA
+
+
+def test_a_store_file_changed_during_the_build_means_no_pristine_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    downloads, entry, dest = installed(tmp_path)
+    monkeypatch.setattr(build_cache.threading, "Thread", StartLater)
+    job = copy_runtime_aside(dest, tmp_path / "pristine", store_files(downloads, dest))
+    victim = entry / "lib" / "os.py"
+    victim.chmod(0o644)
+    with victim.open("a") as f:  # root, in place, through the build tree's link
+        f.write("# edited\n")
+    assert not job.finish()
+    assert job.changed == "lib/os.py"
+
+
+def test_without_the_store_the_pristine_copy_is_made_at_once(tmp_path: Path) -> None:
+    _, _, dest = installed(tmp_path)
+    job = copy_runtime_aside(dest, tmp_path / "pristine", None)
+    assert job.thread is None and job.finish()
+    assert (tmp_path / "pristine" / "lib" / "os.py").read_text() == "stdlib\n"

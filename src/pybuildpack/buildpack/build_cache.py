@@ -50,6 +50,7 @@ import json
 import os
 import shutil
 import stat
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -642,6 +643,76 @@ def restore_tree(src: Path, dst: Path, *, runtime: Path, store: StoreFiles | Non
 
     _walk(src, dst, on_file, others)
     return done
+
+
+class PristineCopy:
+    """The cache's copy of a runtime just installed (``copy_runtime_aside``): its snapshot
+    now, its files possibly still being copied by a thread; ``finish`` says whether the
+    copy is whole and is the runtime as installed."""
+
+    def __init__(self, snapshot: Snapshot, thread: threading.Thread | None = None) -> None:
+        self.snapshot = snapshot
+        self.thread = thread
+        self.changed: str | None = None  # a store file that no longer matched its manifest
+        self.error: BaseException | None = None
+
+    def finish(self) -> bool:
+        """Wait for the copy; False when a store file changed meanwhile (then the copy is
+        not the runtime as installed). Errors of the copy (a full disk) are raised."""
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+        if self.error is not None:
+            raise self.error
+        return self.changed is None
+
+
+def copy_runtime_aside(dest: Path, pristine: Path, store: StoreFiles | None) -> PristineCopy:
+    """Copy the runtime just installed at ``dest`` to the cache's ``pristine`` (which must
+    not exist), before anything runs in it, as ``copy_tree`` does.
+
+    When ``dest`` was linked from the runtime store (``store``: its entry), the files that
+    are the store's own inodes are copied from the *store* in a thread, so the build can
+    run in ``dest`` meanwhile (the store's files do not change; each is checked against the
+    manifest as it is copied). Folders, symlinks and every other file (the marker, the
+    files the store copies) are copied here, before this returns."""
+    if store is None:
+        return PristineCopy(copy_tree(dest, pristine, cache_side="dst"))
+    copier = _Copier()
+    stamps: dict[str, Stamp] = {}
+    others: dict[str, str] = {}
+    later: list[tuple[str, tuple[int, int, int]]] = []
+
+    def on_file(s: str, t: str, rel: str, st: os.stat_result) -> None:
+        want = store.files.get(rel)
+        if want is not None and (stat.S_IMODE(st.st_mode), st.st_size, st.st_mtime_ns) == want:
+            try:
+                sst = os.lstat(store.root + "/" + rel)
+            except OSError:
+                sst = None
+            if sst is not None and (sst.st_ino, sst.st_dev) == (st.st_ino, st.st_dev):
+                stamps[rel] = _stamp(st)
+                later.append((rel, want))
+                return
+        stamps[rel] = _stamp(copier.file(s, t)[0])
+
+    _walk(dest, pristine, on_file, others)
+    job = PristineCopy(Snapshot(origin=pristine, stamps=stamps, others=others))
+
+    def copy_later() -> None:
+        try:
+            for rel, want in later:
+                sst, _ = copier.file(store.root + "/" + rel, str(pristine / rel))
+                if (stat.S_IMODE(sst.st_mode), sst.st_size, sst.st_mtime_ns) != want:
+                    job.changed = rel
+                    return
+        except BaseException as exc:
+            job.error = exc
+
+    if later:
+        job.thread = threading.Thread(target=copy_later, daemon=True)
+        job.thread.start()
+    return job
 
 
 def tree_unchanged(build: Path, snapshot: Snapshot) -> bool:

@@ -27,8 +27,9 @@ from pybuildpack.buildpack import env as envmod
 from pybuildpack.buildpack.build_cache import (
     BuildCache,
     CacheState,
+    PristineCopy,
     Snapshot,
-    copy_tree,
+    copy_runtime_aside,
     decide,
     exclusive_lock,
     restore_tree,
@@ -218,6 +219,7 @@ class _Compile:
         self.held = ExitStack()  # locks held until the build ends
         self.linked: Path | None = None  # APP_HOME/.heroku/python, when this build made it
         self.uv_prefetch: uv_pip.UvPrefetch | None = None
+        self.pristine_copy: PristineCopy | None = None  # install_python
         self.pip_compile: subprocess.Popen[str] | None = None  # pip_via_uv
         self.start_pip_compile: Callable[[], None] | None = None
 
@@ -240,6 +242,8 @@ class _Compile:
                     self.uv_prefetch.wait()
                 if self.pip_compile is not None:
                     self.pip_compile.communicate()
+                if self.pristine_copy is not None and self.pristine_copy.thread is not None:
+                    self.pristine_copy.thread.join()  # before its folder is removed
                 for p in self.temp_paths:
                     shutil.rmtree(p, ignore_errors=True)
 
@@ -492,7 +496,12 @@ class _Compile:
         if unchanged:
             log.info("Build cache unchanged (same inputs, same files): not saved again")
         with data.timed("cache_save"):
-            if not unchanged:
+            if self.pristine_copy is not None and not self.pristine_copy.finish():
+                log.info(
+                    f"Build cache not saved: {self.pristine_copy.changed} in the runtime store "
+                    "changed during the build, so the cached runtime would not be as installed"
+                )
+            elif not unchanged:
                 self.cache.save(
                     final_state, pristine, dest, snapshot, move_runtime=pristine in self.temp_paths
                 )
@@ -514,16 +523,20 @@ class _Compile:
         if uv_pip.plan(choice, self.build_dir, settings, self.requirement_files()).use_uv:
             self.uv_prefetch = uv_pip.prefetch_uv(self.cache.tools, settings)
 
-    def restore(self, tree: Path, dest: Path, runtime_tree: Path) -> Snapshot:
-        """Copy the cached ``tree`` into the build directory, linking the runtime files that
-        are still as installed from the machine's runtime store when it has their entry
-        (``restore_tree``)."""
+    def download_cache(self) -> Path:
+        """The provisioning layer's download cache (with the runtime store) of this build."""
         cache_dir = provisioning_options(self.settings).get("cache_dir")
         if cache_dir is None:
             from pybuildpack.provision.cache import default_cache_dir
 
             cache_dir = default_cache_dir()
-        store = store_files(cache_dir, runtime_tree)
+        return Path(cache_dir)
+
+    def restore(self, tree: Path, dest: Path, runtime_tree: Path) -> Snapshot:
+        """Copy the cached ``tree`` into the build directory, linking the runtime files that
+        are still as installed from the machine's runtime store when it has their entry
+        (``restore_tree``)."""
+        store = store_files(self.download_cache(), runtime_tree)
         done = restore_tree(tree, dest, runtime=runtime_tree, store=store)
         self.data.set("restore_linked_files", done.linked)
         if done.linked:
@@ -617,7 +630,10 @@ class _Compile:
         pristine = self.cache.root / f".pristine-{os.getpid()}"
         shutil.rmtree(pristine, ignore_errors=True)
         self.temp_paths.append(pristine)
-        return pristine, copy_tree(dest, pristine, cache_side="dst")
+        self.pristine_copy = copy_runtime_aside(
+            dest, pristine, store_files(self.download_cache(), dest)
+        )
+        return pristine, self.pristine_copy.snapshot
 
     def link_app_home(self, dest: Path) -> Path:
         """Make ``APP_HOME/.heroku/python`` point at ``dest`` when safe; return the path to use.
