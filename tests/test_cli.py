@@ -516,7 +516,6 @@ def test_a_refused_connection_is_a_connection_error_not_a_timeout(
 
     monkeypatch.setenv("PYBUILDPACK_HTTP_RETRIES", "0")
     monkeypatch.setenv("PYBUILDPACK_ALLOW_INSECURE_HTTP", "1")
-    monkeypatch.setattr(download, "_POOL", None)  # a pool made with these settings
     url = f"http://127.0.0.1:{_closed_port()}/python.tar.gz"
     with pytest.raises(e.DownloadConnectionFailed) as exc, download.open_url(url):
         pass
@@ -528,21 +527,20 @@ def test_a_refused_connection_is_a_connection_error_not_a_timeout(
 def test_a_name_that_does_not_resolve_is_a_connection_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Without asking a real resolver: the pool raises what urllib3 raises for DNS failure."""
-    import urllib3
+    """Without asking a real resolver: the lookup fails as it does for an unknown name."""
+    import socket
 
     from pybuildpack import errors as e
     from pybuildpack.messages import render
     from pybuildpack.provision import download
 
     url = "https://mirror.invalid/python.tar.gz"
-    failure = urllib3.exceptions.NameResolutionError("mirror.invalid", None, OSError("no name"))  # type: ignore[arg-type]
 
-    class Pool:
-        def request(self, *args: object, **kwargs: object) -> None:
-            raise urllib3.exceptions.MaxRetryError(None, url, failure)  # type: ignore[arg-type]
+    def no_such_name(*args: object, **kwargs: object) -> None:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
-    monkeypatch.setattr(download, "_pool", Pool)
+    monkeypatch.setenv("PYBUILDPACK_HTTP_RETRIES", "0")
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
     with pytest.raises(e.DownloadConnectionFailed) as exc, download.open_url(url):
         pass
     assert exc.value.name_unresolved and exc.value.host == "mirror.invalid"

@@ -3,7 +3,8 @@
 ``server.files[path] = bytes`` serves a file; ``server.faults[path] = [...]`` consumes one
 action per request: ``"404"``, ``"500"``, ``"truncate"`` (headers promise the full length,
 half the body is sent, then the connection closes), ``"slow"`` (the body trickles), or
-``"ok"``. ``server.hits[path]`` counts GET requests, ``server.heads[path]`` HEAD requests
+``"ok"``. ``server.redirects[path] = url`` answers GET and HEAD with a 302 to ``url``.
+``server.hits[path]`` counts GET requests, ``server.heads[path]`` HEAD requests
 (which answer 200 or 404 by whether the file exists, with no faults applied).
 """
 
@@ -24,6 +25,7 @@ class LoopbackServer(http.server.ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.files: dict[str, bytes] = {}
         self.faults: dict[str, list[str]] = {}
+        self.redirects: dict[str, str] = {}
         self.hits: Counter[str] = Counter()
         self.heads: Counter[str] = Counter()
         self.slow_delay = 0.05
@@ -47,8 +49,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
+    def _redirect(self, path: str) -> bool:
+        target = self.server.redirects.get(path)
+        if target is None:
+            return False
+        self.send_response(302)
+        self.send_header("Location", target)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return True
+
     def do_HEAD(self) -> None:
         path = self.path.split("?", 1)[0]
+        if self._redirect(path):
+            return
         with self.server._lock:
             self.server.heads[path] += 1
         body = self.server.files.get(path)
@@ -58,6 +72,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
+        if self._redirect(path):
+            return
         action = self.server.next_action(path)
         body = self.server.files.get(path)
         if action in ("404", "500") or body is None:

@@ -20,6 +20,7 @@ from pybuildpack.provision.systar import system_tar, unpack
 
 from . import test_install as _shared
 from .archives import compress, dir_entry, file_entry, link_entry, tar_bytes
+from .loopback import LoopbackServer
 from .test_install import install, publish_pbs, run_python
 
 server = _shared.server
@@ -322,3 +323,69 @@ def test_a_store_manifest_is_checked_from_its_own_text(tmp_path: Path) -> None:
     # Another layout (re-serialised by hand) is checked the slow way, not refused.
     path.write_text(json.dumps(made))
     assert store.manifest("a" * 64) == made
+
+
+# --------------------------------------------------------------------------- downloads
+
+
+def test_redirects_are_followed_and_each_target_is_checked(
+    server: LoopbackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pybuildpack.errors import PyBuildpackError
+    from pybuildpack.provision import download
+
+    srv = server  # plain http, allowed by the fixture
+    srv.files["/real/archive.tar.gz"] = b"x" * 300_000
+    srv.redirects["/a"] = "/b"
+    srv.redirects["/b"] = f"{srv.url}/real/archive.tar.gz"
+    with download.open_url(f"{srv.url}/a") as opened:
+        assert opened.length == 300_000
+        data = b""
+        while chunk := opened.stream.read(65536):
+            data += chunk
+    assert data == b"x" * 300_000
+    assert download.exists(f"{srv.url}/a") is True
+    assert download.read_small(f"{srv.url}/a", limit=1000) == b"x" * 1000
+    # Every target is checked before it is requested: refused at the last hop, the
+    # archive is never asked for.
+    from pybuildpack.errors import InsecureUrl
+
+    checked: list[str] = []
+
+    def check(url: str, allow_http: bool = False) -> None:
+        checked.append(url.removeprefix(srv.url))
+        if url.endswith("/real/archive.tar.gz"):
+            raise InsecureUrl(url=url)
+
+    hits = srv.hits["/real/archive.tar.gz"]
+    original = download.check_transport
+    monkeypatch.setattr(download, "check_transport", check)
+    with pytest.raises(PyBuildpackError) as info, download.open_url(f"{srv.url}/a"):
+        pass
+    assert info.value.id == "install-python::insecure-url"
+    assert checked == ["/a", "/b", "/real/archive.tar.gz"]
+    monkeypatch.setattr(download, "check_transport", original)
+    srv.redirects["/loop"] = "/loop"
+    with pytest.raises(PyBuildpackError) as info, download.open_url(f"{srv.url}/loop"):
+        pass
+    assert info.value.id == "install-python::download-failed" and "redirects" in str(info.value)
+    assert srv.hits["/real/archive.tar.gz"] == hits
+
+
+def test_a_body_cut_short_is_transient_and_5xx_is_retried(
+    server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pybuildpack.provision import download
+
+    monkeypatch.setenv("PYBUILDPACK_HTTP_RETRIES", "2")
+    srv = server
+    srv.files["/f"] = b"y" * 500_000
+    srv.faults["/f"] = ["truncate", "500", "500", "500"]
+    with pytest.raises(download.Transient), download.open_url(f"{srv.url}/f") as opened:
+        while opened.stream.read(65536):
+            pass
+    with pytest.raises(Exception) as info, download.open_url(f"{srv.url}/f"):
+        pass  # three 500s: the first answer and two retries, then the error
+    assert "HTTP 500" in str(info.value)
+    with download.open_url(f"{srv.url}/f") as opened:
+        assert opened.stream.read(10) == b"y" * 10

@@ -67,9 +67,6 @@ def unpacker(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
 def _fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYBUILDPACK_HTTP_TIMEOUT", "5")
     monkeypatch.setenv("PYBUILDPACK_HTTP_RETRIES", "2")
-    import pybuildpack.provision.download as dl
-
-    monkeypatch.setattr(dl, "_POOL", None)  # rebuild with this test's settings
 
 
 @dataclass
