@@ -257,5 +257,5 @@ def _arguments_invalid(exc: ArgumentsInvalid, out: Output) -> int:
     return EXIT_USAGE
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+if __name__ == "__main__":  # pragma: no cover - python -m pybuildpack.cli, as the script
+    run()
