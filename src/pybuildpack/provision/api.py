@@ -184,10 +184,13 @@ def install_python(
                 with cache_errors(into):
                     entries = survey(root)
                 if link_to is not None:
-                    with destination_errors(link_to.parent):
-                        Store(cache.root).link_into(
-                            key, {"entries": entries}, link_to, fresh=True, source=root
-                        )
+                    try:
+                        with destination_errors(link_to.parent):
+                            Store(cache.root).link_into(
+                                key, {"entries": entries}, link_to, fresh=True, source=root
+                            )
+                    except Damaged as exc:  # a tree just surveyed that is not one: say so
+                        raise DownloadCacheUnusable(path=str(into), detail=str(exc)) from None
                 return entries
 
             stored = _via_store(cache, spec, expected, version, tmp, fetch) if expected else None

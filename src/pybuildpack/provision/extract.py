@@ -29,7 +29,6 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
 
 from pybuildpack.errors import (
     ArchiveCorrupt,
@@ -41,7 +40,10 @@ from pybuildpack.errors import (
 )
 from pybuildpack.provision import settings
 
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
+    from typing import IO, Any
+
     from pybuildpack.provision.download import Readable
     from pybuildpack.provision.sources import Compression
 
