@@ -41,6 +41,7 @@ the rounds' files are deleted at the end (needs a few GB free). Writes
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -51,7 +52,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,13 @@ from provisioning.loopback import serve  # noqa: E402
 RESULTS = REPO / "bench" / "results"
 STORE_COLD = "cold, runtime in the machine's store"
 MINE = ("cold", "warm", STORE_COLD)
+BASELINE = "baseline "
+
+
+def mine_labels(baseline: bool) -> tuple[str, ...]:
+    return (*MINE, *(BASELINE + k for k in MINE)) if baseline else MINE
+
+
 BENCH_CACHE = REPO / ".cache" / "bench"
 RUNNER_WHEELS = REPO / ".cache" / "runner-wheels"
 UV_VERSION = "0.13.9"
@@ -218,12 +226,14 @@ class Ctx:
         return {**self.platform_env, "PATH": f"{self.cpython / 'bin'}:/usr/bin:/bin"}
 
 
-def bin_compile(ctx: Ctx, n: int, cache_name: str = "cache") -> tuple[float, dict[str, Any]]:
-    build = ctx.tmp / f"build{n}"
+def bin_compile(
+    ctx: Ctx, n: int, cache_name: str = "cache", repo: Path = REPO
+) -> tuple[float, dict[str, Any]]:
+    build = ctx.tmp / f"{cache_name}-build{n}"
     shutil.copytree(ctx.app.source, build, ignore=shutil.ignore_patterns(".venv"))
     (build / ".python-version").write_text(f"{ctx.version}\n")
     cache = ctx.tmp / cache_name
-    cmd = [str(REPO / "bin" / "compile"), str(build), str(cache), str(ctx.tmp / "env")]
+    cmd = [str(repo / "bin" / "compile"), str(build), str(cache), str(ctx.tmp / "env")]
     # As before every peer: no writeback of the previous build's files during this one (a
     # platform's next build comes long after the last one's writes reached the disk).
     os.sync()
@@ -231,19 +241,25 @@ def bin_compile(ctx: Ctx, n: int, cache_name: str = "cache") -> tuple[float, dic
     return seconds, json.loads((cache / "build-data" / "python.json").read_text())
 
 
-def ours(ctx: Ctx) -> dict[str, float]:
-    cold, r1 = bin_compile(ctx, 1)
-    warm, r2 = bin_compile(ctx, 2)
+def ours(ctx: Ctx, repo: Path = REPO, prefix: str = "") -> dict[str, float]:
+    """Cold, warm and cold-with-the-store builds of ``repo``'s ``bin/compile`` (``prefix``:
+    a label for another checkout, ``--baseline``). Each checkout has its own build caches
+    and download cache (store) per round: its first build in a round is cold."""
+    tag = prefix.strip().replace(" ", "-") or "ours"  # for folder names
+    downloads = ctx.tmp / f"{tag}-downloads"
+    ctx = replace(ctx, platform_env={**ctx.platform_env, "PYBUILDPACK_CACHE_DIR": str(downloads)})
+    cold, r1 = bin_compile(ctx, 1, f"{tag}-cache", repo)
+    warm, r2 = bin_compile(ctx, 2, f"{tag}-cache", repo)
     # an empty build cache on a machine that has the runtime in its store (built before)
-    stored, r3 = bin_compile(ctx, 3, "cache-new-app")
+    stored, r3 = bin_compile(ctx, 3, f"{tag}-cache-new-app", repo)
     assert r1["cache_status"] == "empty", r1
     assert r2["cache_status"] == "reused", r2
     assert r3["cache_status"] == "empty", r3
     for label, rep in (("cold", r1), ("warm", r2), ("cold-store", r3)):
         for k, v in rep.items():
             if k.endswith("_duration"):
-                ctx.phases.setdefault(f"{label}.{k}", []).append(float(v))
-    return {"cold": cold, "warm": warm, STORE_COLD: stored}
+                ctx.phases.setdefault(f"{prefix}{label}.{k}", []).append(float(v))
+    return {f"{prefix}cold": cold, f"{prefix}warm": warm, f"{prefix}{STORE_COLD}": stored}
 
 
 def venv_pip(ctx: Ctx) -> dict[str, float]:
@@ -289,6 +305,11 @@ def main() -> int:
         help="PYBUILDPACK_INSTALLER for the builds (default auto: uv for these apps)",
     )  # fmt: skip
     parser.add_argument("--tmpdir", help="where the builds and caches go (default: the system's)")
+    parser.add_argument(
+        "--baseline", type=Path,
+        help="another checkout (an earlier commit) whose bin/compile also runs in every round "
+        "(rows 'baseline ...'): a before/after under the same conditions",
+    )  # fmt: skip
     args = parser.parse_args()
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     cpython = local_cpython(SERIES)
@@ -356,6 +377,9 @@ def main() -> int:
                 contenders: list[Callable[[Ctx], dict[str, float]]] = [
                     ours, venv_pip, venv_pip_lean, uv_peer,
                 ]  # fmt: skip
+                if args.baseline is not None:
+                    contenders.append(functools.partial(ours, repo=args.baseline.resolve(),
+                                                        prefix=BASELINE))  # fmt: skip
                 k = rnd % len(contenders)
                 got: dict[str, float] = {}
                 for fn in contenders[k:] + contenders[:k]:
@@ -363,7 +387,12 @@ def main() -> int:
                     got.update(fn(ctx))
                 for label, seconds in got.items():
                     times[app.name].setdefault(label, []).append(seconds)
-                for mine in MINE:
+                if args.baseline is not None:
+                    for mine in MINE:
+                        ratios[app.name].setdefault(f"{mine} / {BASELINE}{mine}", []).append(
+                            got[mine] / got[BASELINE + mine]
+                        )
+                for mine in mine_labels(args.baseline is not None):
                     for peer in ("venv+pip", "venv+pip (lean)", "uv"):
                         ratios[app.name].setdefault(f"{mine} / {peer}", []).append(
                             got[mine] / got[peer]
@@ -430,15 +459,19 @@ def render(result: dict[str, Any]) -> str:
             "| contender | median (s) | rounds (s) | vs venv+pip | vs venv+pip (lean) | vs uv |",
             "|---|---|---|---|---|---|",
         ]
-        for k in (*MINE, "venv+pip", "venv+pip (lean)", "uv"):
+        mine = mine_labels(any(k.startswith(BASELINE) for k in a["seconds"]))
+        for k in (*mine, "venv+pip", "venv+pip (lean)", "uv"):
             runs = ", ".join(f"{x:.2f}" for x in a["seconds"][k])
-            if k in MINE:
+            if k in mine:
                 rel = " | ".join(
                     f"{r[f'{k} / {p}']:.2f}x" for p in ("venv+pip", "venv+pip (lean)", "uv")
                 )
             else:
                 rel = " | | "
             lines.append(f"| {k} | {s[k]:.2f} | {runs} | {rel} |")
+        if f"cold / {BASELINE}cold" in r:
+            against = ", ".join(f"{k} {r[f'{k} / {BASELINE}{k}']:.2f}x" for k in MINE)
+            lines += ["", f"This checkout against the baseline (per-round ratios): {against}."]
         lines += ["", "Phases (medians, seconds, from the build report):", "",
                   "| phase | median |", "|---|---|"]  # fmt: skip
         lines += [f"| {k} | {v:.3f} |" for k, v in a["phase_medians"].items()]
