@@ -391,3 +391,26 @@ def replace(obj: Any, /, **changes: Any) -> Any:
         elif f.name not in changes:
             changes[f.name] = getattr(obj, f.name)
     return type(obj)(**changes)
+
+
+def fields(obj: Any) -> tuple[Field, ...]:
+    """The fields of a record (a class or an instance), in order (``dataclasses.fields``)."""
+    cls = obj if isinstance(obj, type) else type(obj)
+    found = getattr(cls, "__record_fields__", None)
+    if found is None:
+        raise TypeError(f"{cls.__name__} is not a record")
+    return tuple(found)
+
+
+def asdict(obj: Any) -> Any:
+    """``obj`` as plain data (``dataclasses.asdict`` for records): records become dicts,
+    lists, tuples and dicts are converted item by item, anything else is kept as it is
+    (records hold immutable values)."""
+    found = getattr(type(obj), "__record_fields__", None)
+    if found is not None:
+        return {f.name: asdict(getattr(obj, f.name)) for f in found}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(asdict(v) for v in obj)
+    if isinstance(obj, dict):
+        return {asdict(k): asdict(v) for k, v in obj.items()}
+    return obj

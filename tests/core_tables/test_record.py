@@ -193,3 +193,30 @@ def test_records_do_not_import_dataclasses_until_asked() -> None:
         "assert dataclasses.fields(v)[2].name == 'patch'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_fields_and_asdict_agree_with_dataclasses() -> None:
+    for mod in (dataclasses, _record):
+
+        @mod.dataclass(frozen=True)
+        class Inner:
+            a: int
+            b: tuple[str, ...] = ()
+
+        @mod.dataclass
+        class Outer:
+            name: str
+            inner: Inner
+            items: list[Inner] = mod.field(default_factory=list)
+            extra: dict[str, int] | None = None
+
+        value = Outer("x", Inner(1, ("y",)), [Inner(2)], {"k": 3})
+        assert [f.name for f in mod.fields(Outer)] == ["name", "inner", "items", "extra"]
+        assert mod.asdict(value) == {
+            "name": "x",
+            "inner": {"a": 1, "b": ("y",)},
+            "items": [{"a": 2, "b": ()}],
+            "extra": {"k": 3},
+        }
+    with pytest.raises(TypeError):
+        _record.fields(1)

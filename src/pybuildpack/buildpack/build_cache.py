@@ -54,10 +54,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from pybuildpack._record import asdict, dataclass, field, fields, replace
 from pybuildpack.errors import BuildCacheUnusable
 from pybuildpack.provision import filecopy
 from pybuildpack.version import PythonVersion

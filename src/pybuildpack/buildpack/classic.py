@@ -9,7 +9,6 @@ post_compile hook, and - only when everything succeeded - the atomic cache save.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import subprocess
@@ -21,6 +20,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from pybuildpack import __version__
+from pybuildpack._record import fields, is_record, replace
 from pybuildpack.app import resolve_app
 from pybuildpack.buildpack import checks, deps, django, uv_pip
 from pybuildpack.buildpack import env as envmod
@@ -99,9 +99,9 @@ def read_env_dir(env_dir: Path | None) -> dict[str, str]:
 
 
 def failure_detail(err: PyBuildpackError) -> str | None:
-    if not dataclasses.is_dataclass(err):
+    if not is_record(err):
         return None
-    for f in dataclasses.fields(err):
+    for f in fields(err):
         value = getattr(err, f.name)
         if value not in (None, "", ()):
             return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
@@ -388,7 +388,7 @@ class _Compile:
                 except PackageManagerInstallFailed as exc:
                     if plan.choice is not uv_pip.InstallerChoice.AUTO:
                         raise
-                    plan = dataclasses.replace(
+                    plan = replace(
                         plan, use_uv=False, reason=f"uv {exc.version} could not be installed"
                     )
             if pm in (PackageManager.PIP, PackageManager.PIPENV):
@@ -484,12 +484,11 @@ class _Compile:
         self.check_app_home_link(dest)
 
         # ---- save the cache: only now that the build succeeded
-        final_state = dataclasses.replace(new_state, saved_at=time.time())
+        final_state = replace(new_state, saved_at=time.time())
         unchanged = (
             decision.reuse_dependencies
             and old_state is not None
-            and dataclasses.replace(old_state, saved_at=None)
-            == dataclasses.replace(new_state, saved_at=None)
+            and replace(old_state, saved_at=None) == replace(new_state, saved_at=None)
             and snapshot.origin == self.cache.python_tree()
             and tree_unchanged(dest, snapshot)
         )

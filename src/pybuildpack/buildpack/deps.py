@@ -23,11 +23,11 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
+from pybuildpack._record import dataclass
 from pybuildpack.buildpack.log import BuildLog
+from pybuildpack.catalog import package_data_text
 from pybuildpack.errors import (
     BundledPipNotFound,
     DependencyInstallFailed,
@@ -99,7 +99,7 @@ _QUIET_PIP = (
 def load_tool_pins(text: str | None = None) -> ToolPins:
     """Read ``data/tools.json`` (or ``text``); a malformed file is a packaging bug."""
     if text is None:
-        text = resources.files("pybuildpack").joinpath("data/tools.json").read_text("utf-8")
+        text = package_data_text("tools.json")
     doc = json.loads(text)
     if doc.get("schema_version") != 1:
         raise ValueError("data/tools.json: schema_version must be 1")

@@ -23,10 +23,10 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from pybuildpack._record import dataclass
 from pybuildpack.version import PythonVersion
 
 MARKER = "PYBUILDPACK_PYTHON_HOME"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import TextIO
 
+from pybuildpack._record import dataclass, field
 from pybuildpack.messages import Diagnostic, Rendered, render, wrap
 from pybuildpack.output import terminal_width, use_colour
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from pybuildpack._record import dataclass
 from pybuildpack.catalog import Catalog, SourceBuilds, downloads_path, source_builds
 from pybuildpack.errors import PyBuildpackError, PythonInstallFailed
 from pybuildpack.version import PythonVersion

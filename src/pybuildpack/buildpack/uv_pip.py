@@ -29,12 +29,12 @@ import tempfile
 import threading
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
+from pybuildpack._record import dataclass
 from pybuildpack.buildpack import deps
 from pybuildpack.buildpack.log import BuildLog
+from pybuildpack.catalog import package_data_text
 from pybuildpack.errors import (
     DependencyInstallFailed,
     InstallerInvalid,
@@ -294,7 +294,7 @@ def uv_install_env(env: Mapping[str, str], settings: Mapping[str, str]) -> dict[
 def wheel_pins(text: str | None = None) -> dict[str, str]:
     """Platform tag -> sha256 of the pinned uv version's wheels (``data/tools.json``)."""
     if text is None:
-        text = resources.files("pybuildpack").joinpath("data/tools.json").read_text("utf-8")
+        text = package_data_text("tools.json")
     pins = json.loads(text).get("uv_wheel_sha256", {}).get(UV_VERSION, {})
     return {str(k): str(v) for k, v in pins.items()}
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pybuildpack._record import dataclass
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -20,11 +20,11 @@ layer          build  launch  cache  metadata (any change discards the layer)
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
+from pybuildpack._record import replace
 from pybuildpack.buildpack import deps, uv_pip
 from pybuildpack.buildpack.deps import PackageManager
 from pybuildpack.buildpack.env import LayerEnvVar, write_layer_env
@@ -123,7 +123,7 @@ def install(
         plan = uv_pip.plan(uv_pip.installer_choice(env), app_dir, env, ["requirements.txt"])
         uv = _uv_layers(plan, layers_dir, key, python, env, app_dir, log) if plan.use_uv else None
         if uv is None and plan.use_uv:
-            plan = dataclasses.replace(
+            plan = replace(
                 plan, use_uv=False, reason=f"uv {uv_pip.UV_VERSION} could not be installed"
             )
         log.step(uv_pip.describe(plan))

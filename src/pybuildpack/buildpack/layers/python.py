@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from pybuildpack._record import asdict, dataclass, fields
 from pybuildpack.buildpack.env import SOURCE_DATE_EPOCH, LayerEnvVar, write_layer_env
 from pybuildpack.buildpack.layers import Target, read_metadata, write_layer_toml
 from pybuildpack.buildpack.log import BuildLog
