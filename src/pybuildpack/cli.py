@@ -144,18 +144,19 @@ def add_common_options(parser: argparse.ArgumentParser, *, json_help: str | None
 def run() -> NoReturn:
     """The ``pybuildpack`` console script: ``main``, then exit with its code.
 
-    When the command changed nothing (resolve, check, versions, an install that found the
-    runtime in place: ``changes_nothing`` on its arguments) and its output is flushed, the
-    process ends with ``os._exit``: tearing the interpreter down (freeing every module and
-    object) cost ~3 ms, a tenth of such a command. Whenever something may need the normal
-    exit (a callback registered with ``atexit``, another thread), it gets it."""
+    When the command's work is finished and durable (``exit_fast`` on its arguments:
+    resolve, check and versions write nothing; install publishes by rename, every file it
+    wrote closed before) and its output is flushed, the process ends with ``os._exit``:
+    tearing the interpreter down (freeing every module and object) cost ~3 ms, a tenth of a
+    short command. Whenever something may need the normal exit (a callback registered with
+    ``atexit``, another thread still running), it gets it."""
     code = main()
     if _FAST_EXIT[0] and _nothing_pending():
         os._exit(code)
     sys.exit(code)
 
 
-_FAST_EXIT = [False]  # set by _main: the command ran, changed nothing, output flushed
+_FAST_EXIT = [False]  # set by _main: the command ran, its work is durable
 
 
 def _nothing_pending() -> bool:
@@ -216,7 +217,7 @@ def _main(argv: list[str]) -> int:
     out = Output(json_mode=getattr(args, "json", False), quiet=getattr(args, "quiet", False))
     with app_dir_shown(getattr(args, "app_dir", None) or "."):
         code = _run(args, out)
-    _FAST_EXIT[0] = code in (0, 1) and getattr(args, "changes_nothing", False)
+    _FAST_EXIT[0] = code in (0, 1) and getattr(args, "exit_fast", False)
     return code
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -581,3 +582,48 @@ def test_missing_archive_without_sha256sums_is_reported_as_missing(
     assert exc.value.id == "python-version::unknown-patch"
     assert heroku_name(V, "24.04") in str(exc.value)
     assert_nothing_installed(tmp_path / "py")
+
+
+_CONSOLE = (
+    "import sys\n"
+    "class Noisy:  # its finalizer prints at a normal exit, not after os._exit\n"
+    "    def __del__(self): print('teardown ran', file=sys.stderr)\n"
+    "keep = Noisy()\n"
+    "from pybuildpack.cli import run\n"
+    "sys.argv[0] = 'pybuildpack'\n"
+    "run()\n"
+)
+
+
+def test_the_console_scripts_fast_exit_leaves_a_complete_install(
+    server: LoopbackServer, tmp_path: Path, unpacker: str
+) -> None:
+    """``pybuildpack install`` ends with ``os._exit`` (no interpreter teardown) once the
+    runtime is published: everything it wrote must be complete by then. The download cache
+    holds the whole archive, a second install needs no download, and both runtimes run."""
+    pub = publish_pbs(server, tmp_path)
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / ".python-version").write_text(f"{V}\n")
+
+    def console(dest: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", _CONSOLE, "install", str(app), "--dest", dest,
+             "--cache-dir", str(tmp_path / "cache"), "--downloads", str(pub.downloads),
+             "--arch", "amd64", "--unpacker", unpacker, "--json"],
+            capture_output=True, text=True, check=False,
+            env={**os.environ, "PYBUILDPACK_ALLOW_INSECURE_HTTP": "1"},
+        )  # fmt: skip
+
+    first = console(str(tmp_path / "py1"))
+    assert first.returncode == 0, first.stderr
+    assert "teardown ran" not in first.stderr  # the fast exit was taken
+    assert json.loads(first.stdout)["cache_hit"] is False
+    second = console(str(tmp_path / "py2"))
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout)["sha256"] == pub.sha256
+    assert server.hits[pub.path] == 1  # no second download
+    cached = [p for p in (tmp_path / "cache").rglob("*") if p.is_file() and not p.is_symlink()]
+    assert pub.sha256 in {hashlib.sha256(p.read_bytes()).hexdigest() for p in cached}
+    for dest in ("py1", "py2"):
+        assert run_python(tmp_path / dest, "--version") == f"Python {V}"

@@ -84,7 +84,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_platform_options(p)
     add_common_options(p)
-    p.set_defaults(func=run_install)
+    p.set_defaults(func=run_install, exit_fast=True)
 
 
 def run_install(args: argparse.Namespace, out: Output) -> int:
@@ -118,7 +118,6 @@ def run_install(args: argparse.Namespace, out: Output) -> int:
             requested=resolution.requested,
             **where,
         )
-    args.changes_nothing = result.already_installed  # cli.run may then skip the teardown
     for w in result.warnings:
         out.warn(w)
     how = (

@@ -87,7 +87,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_platform_options(p)
     add_source_options(p)
     add_common_options(p)
-    p.set_defaults(func=run_resolve, changes_nothing=True)
+    p.set_defaults(func=run_resolve, exit_fast=True)
 
     c = sub.add_parser(
         "check",
@@ -105,7 +105,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_source_options(c)
     c.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     add_common_options(c)
-    c.set_defaults(func=run_check, changes_nothing=True)
+    c.set_defaults(func=run_check, exit_fast=True)
 
 
 def add_source_options(parser: argparse.ArgumentParser) -> None:

@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--all", action="store_true", help="include end-of-life majors")
     add_common_options(p)
-    p.set_defaults(func=run_versions, changes_nothing=True)
+    p.set_defaults(func=run_versions, exit_fast=True)
 
 
 def _row(info: MajorInfo, catalog: Catalog) -> dict[str, Any]:
