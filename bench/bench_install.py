@@ -120,7 +120,10 @@ def main() -> None:
             (app / ".python-version").write_text(f"{v}\n")
             env = {**os.environ, "NO_COLOR": "1", "PYBUILDPACK_DATA_DIR": str(work / "data"),
                    "PYBUILDPACK_ALLOW_INSECURE_HTTP": "1"}  # fmt: skip
-            pbp = [sys.executable, "-m", "pybuildpack.cli", "install", str(app), "--quiet",
+            # The console script, as users run it (python -m where it is not installed).
+            script = Path(sys.executable).parent / "pybuildpack"  # this checkout's venv
+            cli = [str(script)] if script.exists() else [sys.executable, "-m", "pybuildpack.cli"]
+            pbp = [*cli, "install", str(app), "--quiet",
                    "--downloads", str(downloads), "--arch", "amd64"]  # fmt: skip
 
             def fresh(*paths: Path) -> None:

@@ -66,6 +66,17 @@ def test_resolve_imports_nothing_heavy(tmp_path: Path) -> None:
     }
 
 
+def test_the_install_path_imports_no_typing_nor_dataclasses() -> None:
+    """What a cold install imports: records, and typing for type checkers only."""
+    modules = _modules_after(
+        "import pybuildpack.commands.install, pybuildpack.provision.api, "
+        "pybuildpack.provision.extract, pybuildpack.provision.tarsafe, "
+        "pybuildpack.provision.download, pybuildpack.provision.store, "
+        "pybuildpack.provision.relocate, pybuildpack.provision.systar"
+    )
+    assert not modules & {"typing", "dataclasses", "inspect", "urllib3"}
+
+
 def test_command_table_names_what_each_module_registers() -> None:
     for name in COMMAND_MODULES:
         parser = argparse.ArgumentParser()

@@ -28,15 +28,16 @@ import subprocess
 import tempfile
 from functools import cache
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
 
 from pybuildpack.errors import ArchiveCorrupt, DiskFull, UnpackFailed, UsageError
+from pybuildpack.provision.settings import UNPACKER_ENV, UNPACKERS, unpacker_choice
 
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:  # imported when unpacking: a no-op install needs none of it
+    from typing import IO
+
     from pybuildpack.provision.download import Readable
     from pybuildpack.provision.sources import Compression
-
-from pybuildpack.provision.settings import UNPACKER_ENV, UNPACKERS, unpacker_choice
 
 __all__ = ["UNPACKERS", "UNPACKER_ENV", "system_tar", "unpacker_choice"]
 
