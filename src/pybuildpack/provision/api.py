@@ -311,17 +311,7 @@ def _from_cache(
         with cache_errors(cached), cached.open("rb") as f:
             tee = _Tee(f, None, lambda n: None)
             try:
-                from pybuildpack.provision.systar import unpack
-
-                root = unpack(
-                    tee,
-                    spec.compression,
-                    tmp,
-                    strip=spec.strip,
-                    url=spec.url,
-                    tar=tar,
-                    read_only=read_only,
-                )
+                root = _unpack(tee, spec, tmp, tar, read_only)
             except (ArchiveCorrupt, UnsafeArchive, ArchiveTooLarge, UnpackFailed) as exc:
                 refusal = exc
             tee.drain()
@@ -391,6 +381,16 @@ def _via_store(
     raise AssertionError("unreachable")
 
 
+def _unpack(stream: _Tee, spec: ArchiveSpec, tmp: Path, tar: str | None, read_only: bool) -> Path:
+    """``systar.unpack`` of ``spec``'s archive from ``stream`` into ``tmp``."""
+    from pybuildpack.provision.systar import unpack
+
+    return unpack(
+        stream, spec.compression, tmp, strip=spec.strip, url=spec.url, tar=tar,
+        read_only=read_only,
+    )  # fmt: skip
+
+
 def _empty(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(mode=0o700)
@@ -425,17 +425,7 @@ def _download_and_extract(
             ):
                 tee = _Tee(opened.stream, sink, advance)
                 try:
-                    from pybuildpack.provision.systar import unpack
-
-                    root = unpack(
-                        tee,
-                        spec.compression,
-                        tmp,
-                        strip=spec.strip,
-                        url=spec.url,
-                        tar=tar,
-                        read_only=read_only,
-                    )
+                    root = _unpack(tee, spec, tmp, tar, read_only)
                 except (ArchiveCorrupt, UnsafeArchive, ArchiveTooLarge, UnpackFailed) as exc:
                     # A verified archive's refusal is reported as it is; an unverified one
                     # that fails its digest is a checksum mismatch (a damaged download).

@@ -107,10 +107,14 @@ def _igzip_chunks(read: Read, igzip_lib: Any) -> Iterator[bytes]:
     """ISA-L's own gzip decompressor (checks each member's CRC and length, like zlib's):
     about 5% faster than its zlib-compatible one, which copies the unconsumed input back
     out at every bounded step."""
+    return _pump(read, lambda: igzip_lib.IgzipDecompressor(flag=igzip_lib.DECOMP_GZIP))
 
-    def new() -> Any:
-        return igzip_lib.IgzipDecompressor(flag=igzip_lib.DECOMP_GZIP)
 
+def _pump(read: Read, new: Callable[[], Any]) -> Iterator[bytes]:
+    """Inflate a stream of one or more members with decompressors made by ``new`` (the
+    interface of ``bz2``/``lzma``: ``eof``, ``needs_input``, ``unused_data`` and
+    ``decompress(data, max_length)``), in bounded steps; a stream cut before a member's end
+    marker is an ``EOFError``."""
     d = new()
     data = b""
     started = False
@@ -250,28 +254,12 @@ def _zstandard_chunks(read: Read) -> Iterator[bytes]:
 def _stdlib_zstd_chunks(read: Read) -> Iterator[bytes]:
     from compression import zstd  # Python 3.14+
 
-    def new() -> Any:
-        return zstd.ZstdDecompressor(
+    return _pump(
+        read,
+        lambda: zstd.ZstdDecompressor(
             options={zstd.DecompressionParameter.window_log_max: ZSTD_WINDOW_LOG}
-        )
-
-    d = new()
-    data = b""
-    started = False
-    while True:
-        if d.eof:
-            data, d, started = d.unused_data, new(), False
-        if d.needs_input and not data:
-            data = read(_PUMP_CHUNK)
-            if not data:
-                break
-        started = True
-        out = d.decompress(data, _OUT_CHUNK)
-        data = b""
-        if out:
-            yield out
-    if started and not d.eof:
-        raise EOFError("the compressed stream ended before its end marker")
+        ),
+    )
 
 
 def _program_zstd_chunks(read: Read, program: str) -> Iterator[bytes]:
