@@ -11,6 +11,9 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,7 +29,8 @@ from provisioning.archives import (
     sha256,
     write_json,
 )
-from provisioning.loopback import serve
+from provisioning.loopback import LoopbackServer, serve
+from pybuildpack.version import PythonVersion
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -40,7 +44,19 @@ def bin_compile(build: Path, cache: Path, env: dict[str, str]) -> subprocess.Com
     )  # fmt: skip
 
 
-def test_bin_compile_from_loopback_serves_http_200(tmp_path: Path) -> None:
+@dataclass(frozen=True)
+class Served:
+    version: PythonVersion
+    digest: str  # the archive's sha256
+    path: str  # where the server has it
+    server: LoopbackServer
+
+
+@contextmanager
+def served_runtime(tmp_path: Path) -> Iterator[tuple[Served, dict[str, str]]]:
+    """A local CPython packed like a python-build-standalone archive and served from
+    loopback, with a build environment that installs it from there (plain http allowed,
+    the example's wheels offline)."""
     house = wheelhouse()
     series = wheelhouse_series(house)
     source = local_cpython(series)
@@ -49,12 +65,13 @@ def test_bin_compile_from_loopback_serves_http_200(tmp_path: Path) -> None:
     version = relocatable_copy(source, tmp_path / "runtime" / "python")
     archive = pack_dir(tmp_path / "runtime" / "python", "pbs")
     name = pbs_name(str(version))
-
+    digest = sha256(archive)
     with serve() as server:
-        server.files[f"/20260101/{name}"] = archive
+        path = f"/20260101/{name}"
+        server.files[path] = archive
         entry = {
             "version": str(version), "release": "20260101", "target": "x86_64-unknown-linux-gnu",
-            "file": name, "sha256": sha256(archive),
+            "file": name, "sha256": digest,
         }  # fmt: skip
         env = base_env(tmp_path)
         env.update(
@@ -66,6 +83,12 @@ def test_bin_compile_from_loopback_serves_http_200(tmp_path: Path) -> None:
             PYBUILDPACK_ALLOW_INSECURE_HTTP="1",  # the loopback server is plain http
             PIP_FIND_LINKS=f"{house} {env['PIP_FIND_LINKS']}",
         )
+        yield Served(version, digest, path, server), env
+
+
+def test_bin_compile_from_loopback_serves_http_200(tmp_path: Path) -> None:
+    with served_runtime(tmp_path) as (served, env):
+        version, server = served.version, served.server
         cache = tmp_path / "cache"
         builds = []
         for i in range(2):
@@ -75,7 +98,7 @@ def test_bin_compile_from_loopback_serves_http_200(tmp_path: Path) -> None:
             proc = bin_compile(build, cache, env)
             assert proc.returncode == 0, proc.stdout + proc.stderr
             builds.append((build, proc.stdout + proc.stderr))
-        assert server.hits[f"/20260101/{name}"] == 1  # the second build downloaded nothing
+        assert server.hits[served.path] == 1  # the second build downloaded nothing
 
     first_log, second_log = builds[0][1], builds[1][1]
     assert f"Python {version}" in first_log
@@ -105,31 +128,8 @@ def test_warm_builds_link_the_runtime_from_the_store_and_the_cache_stays_safe(
     from pybuildpack.buildpack.build_cache import BuildCache, store_files
     from pybuildpack.provision.store import Store
 
-    house = wheelhouse()
-    series = wheelhouse_series(house)
-    source = local_cpython(series)
-    if source is None or patchelf() is None:
-        pytest.skip(f"needs a local CPython {series} (pyenv) and patchelf")
-    version = relocatable_copy(source, tmp_path / "runtime" / "python")
-    archive = pack_dir(tmp_path / "runtime" / "python", "pbs")
-    name = pbs_name(str(version))
-    digest = sha256(archive)
-    with serve() as server:
-        server.files[f"/20260101/{name}"] = archive
-        entry = {
-            "version": str(version), "release": "20260101", "target": "x86_64-unknown-linux-gnu",
-            "file": name, "sha256": digest,
-        }  # fmt: skip
-        env = base_env(tmp_path)
-        env.update(
-            PYBUILDPACK_PYTHON=sys.executable,
-            PYBUILDPACK_DOWNLOADS=str(
-                write_json(tmp_path / "d.json", downloads_doc(server.url, [entry]))
-            ),
-            PYBUILDPACK_CACHE_DIR=str(tmp_path / "downloads"),
-            PYBUILDPACK_ALLOW_INSECURE_HTTP="1",
-            PIP_FIND_LINKS=f"{house} {env['PIP_FIND_LINKS']}",
-        )
+    with served_runtime(tmp_path) as (served, env):
+        version, digest = served.version, served.digest
         cache = tmp_path / "cache"
         stored = Store(tmp_path / "downloads").entry(digest) / "runtime"
 

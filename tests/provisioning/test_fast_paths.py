@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pybuildpack.provision import tarsafe
-from pybuildpack.provision.systar import system_tar, unpack
+from pybuildpack.provision.systar import unpack
 
 from . import test_install as _shared
 from .archives import compress, dir_entry, file_entry, link_entry, tar_bytes
@@ -98,16 +98,6 @@ def test_headers_of_gnu_tar_and_tarfile_take_the_fast_path() -> None:
 
 
 # --------------------------------------------------------------------------- modes
-
-
-@pytest.fixture(params=["python", "tar"])
-def tar(request: pytest.FixtureRequest) -> str | None:
-    if request.param == "python":
-        return None
-    found = system_tar("auto")
-    if found is None:
-        pytest.skip("no GNU tar or bsdtar on PATH")
-    return found
 
 
 def _archive() -> bytes:

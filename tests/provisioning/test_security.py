@@ -23,21 +23,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pybuildpack.errors import PyBuildpackError
-from pybuildpack.provision.systar import system_tar, unpack
+from pybuildpack.provision.systar import unpack
 
 from .archives import compress, dir_entry, file_entry, link_entry, tar_bytes
 
 Entry = tuple[tarfile.TarInfo, "bytes | None"]
-
-
-@pytest.fixture(params=["python", "tar"])
-def tar(request: pytest.FixtureRequest) -> str | None:
-    if request.param == "python":
-        return None
-    found = system_tar("auto")
-    if found is None:
-        pytest.skip("no GNU tar or bsdtar on PATH")
-    return found
 
 
 def make_sandbox(base: Path) -> tuple[Path, Path]:
