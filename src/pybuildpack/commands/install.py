@@ -92,31 +92,32 @@ def run_install(args: argparse.Namespace, out: Output) -> int:
     resolved = resolve_and_explain(args, out, installing=True)
     resolution, generation, catalog = resolved.resolution, resolved.generation, resolved.catalog
     stack, arch = resolved.stack, resolved.arch
-    where = {
-        "source": args.source,
-        "mirror": args.mirror,
-        "stack": stack,
-        "arch": arch or host_arch(),
-        "downloads": downloads_path(args.downloads, catalog),
-        "catalog": catalog,
-        "unpacker": args.unpacker,
-        "allow_insecure_http": args.allow_insecure_http,
-    }
     # A destination that already holds the runtime is told apart with the light half of
     # the install (provision.installed); the rest is imported only for real work.
-    plan = plan_install(resolution.version, Path(args.dest), **where)
+    plan = plan_install(
+        resolution.version,
+        Path(args.dest),
+        source=args.source,
+        mirror=args.mirror,
+        stack=stack,
+        arch=arch or host_arch(),
+        downloads=downloads_path(args.downloads, catalog),
+        catalog=catalog,
+        unpacker=args.unpacker,
+        allow_insecure_http=args.allow_insecure_http,
+    )
     result = installed_without_download(plan, resolution.version, start)
     if result is None:
         from pybuildpack.provision.api import install_python
 
         result = install_python(
             resolution.version,
-            Path(args.dest),
+            plan.dest,
             cache_dir=Path(args.cache_dir) if args.cache_dir else None,
             progress=False if (args.quiet or args.json) else args.progress,
             allow_unverified=args.allow_unverified,
             requested=resolution.requested,
-            **where,
+            plan=plan,
         )
     for w in result.warnings:
         out.warn(w)

@@ -49,6 +49,7 @@ from pybuildpack.provision.cache import DownloadCache, cache_errors, os_errors
 from pybuildpack.provision.installed import (
     MARKER,
     InstallResult,
+    Plan,
     already_installed,
     plan_install,
     read_marker,
@@ -84,8 +85,14 @@ def install_python(
     requested: RequestedVersion | None = None,
     unpacker: str | None = None,
     allow_insecure_http: bool = False,
+    plan: Plan | None = None,
 ) -> InstallResult:
     """Install CPython ``version`` so that ``dest/bin/python3`` is it. See module docstring.
+
+    ``plan``: what ``plan_install`` made of the same version, destination and options (the
+    CLI makes one first, to tell a no-op apart without importing this module), so the
+    settings and the archive are not looked up twice; the options it covers are then not
+    read.
 
     ``unpacker``: ``auto`` or ``python`` (pybuildpack writes the files), or ``tar`` (the
     system tar, GNU tar or bsdtar, writes them from a stream pybuildpack vetted); default
@@ -95,7 +102,7 @@ def install_python(
     ``allow_insecure_http`` (or ``PYBUILDPACK_ALLOW_INSECURE_HTTP=1``): accept plain-http
     URLs; the sha256 must then be pinned in the download metadata."""
     start = time.monotonic()
-    plan = plan_install(
+    plan = plan or plan_install(
         version,
         dest,
         source=source,
