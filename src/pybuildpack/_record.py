@@ -178,12 +178,8 @@ def _process(
             raise TypeError(f"non-default argument {f.name!r} follows default argument")
         seen_default = seen_default or (f.init and has_default)
 
-    base_frozen = [
-        getattr(b, "__record_frozen__", None)
-        for b in cls.__mro__[1:]
-        if "__record_fields__" in b.__dict__
-    ]
-    if base_frozen and base_frozen[0] is not None and base_frozen[0] != frozen:
+    base = next((b for b in cls.__mro__[1:] if "__record_options__" in b.__dict__), None)
+    if base is not None and _frozen(base) != frozen:
         raise TypeError(
             "cannot inherit frozen record from a non-frozen one"
             if frozen
@@ -192,7 +188,6 @@ def _process(
 
     attrs: dict[str, Any] = {
         "__record_fields__": tuple(fields.values()),
-        "__record_frozen__": frozen,
         "__record_options__": (init, repr, eq, order, frozen),
         "__dataclass_fields__": _LazyFields(),
         "__dataclass_params__": _LazyParams(),
@@ -221,10 +216,14 @@ def _process(
     return cls
 
 
+def _frozen(cls: type) -> bool:
+    return bool(cls.__record_options__[4])  # type: ignore[attr-defined]
+
+
 def _first_init(self: Any, *args: Any, **kwargs: Any) -> None:
     """Compile the class's ``__init__`` (the code ``dataclasses`` would write), then call it."""
     owner = next(c for c in type(self).__mro__ if c.__dict__.get("__init__") is _first_init)
-    frozen = owner.__record_frozen__
+    frozen = _frozen(owner)
     namespace: dict[str, Any] = {"_MISSING": MISSING, "_object": object}
     params: list[str] = []
     body: list[str] = []
