@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pybuildpack import __version__
 from pybuildpack.commands import COMMAND_MODULES, COMMANDS
 from pybuildpack.errors import PyBuildpackError, UsageError
-from pybuildpack.output import Output, app_dir_shown
+from pybuildpack.output import Output, app_dir_shown, terminal_width
 
 TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
 if TYPE_CHECKING:
@@ -88,16 +88,7 @@ class Parser(argparse.ArgumentParser):
 
 def _help_width() -> int:
     """What argparse would use: $COLUMNS, else the terminal's width, else 80; minus 2."""
-    try:
-        columns = int(os.environ.get("COLUMNS", ""))
-    except ValueError:
-        columns = 0
-    if columns <= 0:
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
-        except (AttributeError, ValueError, OSError):
-            columns = 0
-    return (columns or 80) - 2
+    return terminal_width(sys.__stdout__, 80) - 2  # type: ignore[arg-type]
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
