@@ -68,10 +68,15 @@ def _digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+def _is_month(text: str) -> bool:
+    """``YYYY-MM`` in form (a month-only date; the month's range is checked by its user)."""
+    return len(text) == 7 and text[4] == "-" and _digits(text[:4] + text[5:])
+
+
 def end_of_life_start(text: str) -> dt.date:
     """The first day a major counts as end of life: the date itself, or for a month-only
     (planned) end of life the first day after that month."""
-    if len(text) == 7 and text[4] == "-" and _digits(text[:4] + text[5:]):
+    if _is_month(text):
         year, month = int(text[:4]), int(text[5:])
         if not 1 <= month <= 12:
             raise ValueError(f"not a month (YYYY-MM): {text!r}")
@@ -81,7 +86,7 @@ def end_of_life_start(text: str) -> dt.date:
 
 def describe_date(text: str) -> str:
     """``2026-10`` -> ``October 2026``; full dates stay as they are."""
-    if re.fullmatch(r"\d{4}-\d{2}", text, re.ASCII):
+    if _is_month(text):
         import calendar
 
         return f"{calendar.month_name[int(text[5:])]} {text[:4]}"
