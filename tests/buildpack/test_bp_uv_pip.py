@@ -265,8 +265,9 @@ def test_classic_installs_a_plain_requirements_file_with_uv(platform: ClassicPla
 def test_classic_installs_the_pinned_pip_with_uv_when_uv_installs(
     platform: ClassicPlatform,
 ) -> None:
-    """A runtime without the pinned pip gets it from uv (byte-compiled, as pip would) when
-    uv installs the dependencies; with pip as the installer, pip installs itself."""
+    """A runtime without the pinned pip gets it from uv when uv installs the dependencies
+    (pip's own bytecode is left to its first use: the dependencies are compiled); with pip
+    as the installer, pip installs itself."""
     app = setup(platform)
     platform.installer = FakeInstaller(seed_tools=False)  # the runtime's own pip
     built, build_dir = platform.compile(app)
@@ -279,7 +280,8 @@ def test_classic_installs_the_pinned_pip_with_uv_when_uv_installs(
     [site] = (build_dir / ".heroku" / "python").glob("lib/python3.*/site-packages")
     info = site / f"pip-{deps.TOOLS.pip}.dist-info"
     assert (info / "INSTALLER").read_text().strip() == "uv"
-    assert list((site / "pip" / "__pycache__").glob("__init__.*.pyc"))  # compiled
+    assert not (site / "pip" / "__pycache__").exists()  # a build tool: compiled on use
+    assert list((site / "__pycache__").glob("dep_one.*.pyc"))  # the app's are compiled
     assert [p.name for p in site.glob("pip-*.dist-info")] == [info.name]  # the old one went
 
     shutil.rmtree(platform.cache_dir)  # cold again, pip as the installer

@@ -220,8 +220,6 @@ class _Compile:
         self.linked: Path | None = None  # APP_HOME/.heroku/python, when this build made it
         self.uv_prefetch: uv_pip.UvPrefetch | None = None
         self.pristine_copy: PristineCopy | None = None  # install_python
-        self.pip_compile: subprocess.Popen[str] | None = None  # pip_via_uv
-        self.start_pip_compile: Callable[[], None] | None = None
 
     def warn(self, warning: BuildWarning) -> None:
         self.log.warning(warning)
@@ -240,8 +238,6 @@ class _Compile:
             finally:
                 if self.uv_prefetch is not None:
                     self.uv_prefetch.wait()
-                if self.pip_compile is not None:
-                    self.pip_compile.communicate()
                 if self.pristine_copy is not None and self.pristine_copy.thread is not None:
                     self.pristine_copy.thread.join()  # before its folder is removed
                 for p in self.temp_paths:
@@ -394,14 +390,10 @@ class _Compile:
             if pm in (PackageManager.PIP, PackageManager.PIPENV):
                 pins = deps.ensure_pip(
                     home, python, version, env, build_dir, log,
-                    uv_install=self.pip_via_uv(
-                        tool, python, deps.site_packages(home, version), env, plan
-                    ),
+                    uv_install=self.pip_via_uv(tool, python, env, plan),
                 )  # fmt: skip
                 for name, pinned in pins.items():
                     data.set(f"{name}_version", pinned)
-                if self.start_pip_compile is not None:
-                    self.start_pip_compile()
             if pm is not PackageManager.PIP:
                 tool = deps.ensure_tool(
                     pm,
@@ -451,7 +443,6 @@ class _Compile:
                     log=log,
                     test=self.test,
                 )
-            self.finish_pip_compile()
 
         # ---- Django's static files (test-compile disables it, as the reference does)
         django.collectstatic(build_dir, python, env, log, data)
@@ -554,60 +545,23 @@ class _Compile:
         self,
         uv: Path | None,
         python: Path,
-        site: Path,
         env: Mapping[str, str],
         plan: uv_pip.Plan | None,
     ) -> Callable[[Mapping[str, str]], tuple[int, list[str]]] | None:
         """How uv installs the pinned pip into the runtime, when uv installs the
         dependencies because the rule allows it (the build's settings are then ones uv
-        reads as pip does); None otherwise."""
+        reads as pip does); None otherwise. pip's own bytecode is not compiled (see
+        ``uv_pip.uv_pin_command``)."""
         if uv is None or plan is None or not plan.use_uv or plan.reason is not None:
             return None
         settings, cwd, log = self.settings, self.build_dir, self.log
         cache_dir = self.cache.root / "uv-cache"
 
         def install(wanted: Mapping[str, str]) -> tuple[int, list[str]]:
-            cmd = uv_pip.uv_pin_command(
-                uv, python, wanted, settings, cache_dir, compile_bytecode=False
-            )
-            code, tail = deps.run(cmd, env=uv_pip.uv_install_env(env, settings), cwd=cwd, log=log)
-            if code == 0:
-                self.start_pip_compile = lambda: self.compile_tools(python, site, wanted, env)
-            return code, tail
+            cmd = uv_pip.uv_pin_command(uv, python, wanted, settings, cache_dir)
+            return deps.run(cmd, env=uv_pip.uv_install_env(env, settings), cwd=cwd, log=log)
 
         return install
-
-    def compile_tools(
-        self, python: Path, site: Path, wanted: Mapping[str, str], env: Mapping[str, str]
-    ) -> None:
-        """Start byte-compiling the pip (and setuptools) that uv installed, to run while uv
-        installs the dependencies (``finish_pip_compile`` waits for it). Only when uv's
-        install is what ``ensure_pip`` kept (pip did not install itself after all)."""
-        for name, version in wanted.items():
-            info = site / f"{name}-{version}.dist-info" / "INSTALLER"
-            try:
-                if info.read_text("utf-8").strip() != "uv":
-                    return
-            except OSError:
-                return
-        paths = [p for n, v in wanted.items() for p in deps.dist_top_levels(site, n, v)]
-        if paths:
-            self.pip_compile = subprocess.Popen(
-                deps.compile_command(python, paths), cwd=self.build_dir, env=dict(env),
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                text=True, errors="replace",
-            )  # fmt: skip
-
-    def finish_pip_compile(self) -> None:
-        """Wait for the byte-compilation of the pip that uv installed; a failure only costs
-        pip its bytecode (Python compiles on first use), and is logged."""
-        proc, self.pip_compile = self.pip_compile, None
-        if proc is None:
-            return
-        out, _ = proc.communicate()
-        if proc.returncode != 0:
-            self.log.info(f"Byte-compiling pip failed (exit {proc.returncode}); it runs without")
-            self.log.lines(out.splitlines(keepends=True)[-5:])
 
     def install_python(
         self, version: PythonVersion, dest: Path, stack: str, arch: str

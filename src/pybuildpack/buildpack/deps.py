@@ -265,11 +265,6 @@ def dist_top_levels(site: Path, name: str, version: str) -> list[Path]:
     return [site / t for t in sorted(tops)]
 
 
-def compile_command(python: Path, paths: Sequence[Path]) -> list[str]:
-    """Byte-compile ``paths`` as an install does (``-O0`` only, timestamps), on every CPU."""
-    return [str(python), "-m", "compileall", "-q", "-j", "0", *map(str, paths)]
-
-
 def site_packages(prefix: Path, version: PythonVersion) -> Path:
     return prefix / "lib" / f"python{version.series}" / "site-packages"
 
