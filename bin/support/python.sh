@@ -45,7 +45,7 @@ pybuildpack_config() {
 }
 
 pybuildpack_py_ok() {
-  "$1" -I -S -c "$PYBUILDPACK_PY_CHECK" >/dev/null 2>&1
+  "$1" -I -S -B -c "$PYBUILDPACK_PY_CHECK" >/dev/null 2>&1
 }
 
 pybuildpack_sha256() {
@@ -155,7 +155,7 @@ pybuildpack_install_runner() {
       "The image needs tar with gzip (or zstd for .tar.zst)."
   }
   if ! pybuildpack_py_ok "$work/tree/python/bin/python3"; then
-    "$work/tree/python/bin/python3" -I -S -c "$PYBUILDPACK_PY_CHECK" >"$work/log" 2>&1
+    "$work/tree/python/bin/python3" -I -S -B -c "$PYBUILDPACK_PY_CHECK" >"$work/log" 2>&1
     pybuildpack_show "$work/log"
     rm -rf "$work"
     pybuildpack_die "pybuildpack's own CPython ($RUNNER_FILE) does not run on this image."
@@ -204,8 +204,9 @@ pybuildpack_run() {
   pybuildpack_find_python
   wheels=$(pybuildpack_config PYBUILDPACK_RUNNER_WHEELS)
   # Bytecode goes to the build cache, or nowhere: never into the buildpack directory.
+  # entry.py sends the bytecode of pybuildpack's own modules there (-B for the rest).
   if [ -n "${RUNNER_DIR:-}" ] && mkdir -p "$RUNNER_DIR/pycache" 2>/dev/null; then
-    set -- -X "pycache_prefix=$RUNNER_DIR/pycache" "$BP_DIR/bin/support/entry.py" \
+    set -- -B "$BP_DIR/bin/support/entry.py" \
       --runner-dir "$RUNNER_DIR" --wheels "$wheels" $PY_SITE "$@"
   else
     set -- -B "$BP_DIR/bin/support/entry.py" --wheels "$wheels" $PY_SITE "$@"

@@ -17,7 +17,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from bp_support import REPO, base_env
+from bp_support import REPO, base_env, local_cpython, local_series
 
 from pybuildpack.buildpack import checks
 
@@ -231,9 +231,9 @@ def test_a_python3_without_openssl_or_zlib_is_passed_over(
     hide = f"sys.modules[{hidden!r}] = None" if hidden else "pass"
     (wrapper_dir / "python3").write_text(
         "#!/bin/sh\n"
-        'if [ "$1 $2 $3" = "-I -S -c" ]; then\n'
-        "  code=$4; shift 4\n"
-        f'  exec {sys.executable} -I -S -c "import sys; {hide}\n$code" "$@"\n'
+        'if [ "$1 $2 $3 $4" = "-I -S -B -c" ]; then\n'
+        "  code=$5; shift 5\n"
+        f'  exec {sys.executable} -I -S -B -c "import sys; {hide}\n$code" "$@"\n'
         "fi\n"
         f'exec {sys.executable} "$@"\n'
     )
@@ -371,3 +371,36 @@ def test_the_apps_python_environment_never_reaches_the_runner(tmp_path: Path) ->
     assert "[package-manager::none-found]" in p.stderr, p.stderr
     assert sorted(str(p.relative_to(bp)) for p in bp.rglob("*")) == before
     assert list((tmp_path / "cache" / ".heroku" / "pybuildpack-runner" / "pycache").rglob("*.pyc"))
+
+
+def test_only_pybuildpacks_own_bytecode_is_written_and_only_to_the_runner_dir(
+    tmp_path: Path,
+) -> None:
+    """The runner writes bytecode for pybuildpack's own modules, into the runner directory;
+    its interpreter's standard library is read as it is and never written to, even where it
+    has no bytecode and the build could write there (a process-wide pycache prefix would
+    instead compile the whole standard library into every new build cache)."""
+    from provisioning.archives import patchelf, relocatable_copy
+
+    house = need_runner_wheels()
+    series = local_series()
+    if not series or patchelf() is None:
+        pytest.skip("needs a local CPython 3.10+ (pyenv) and patchelf")
+    source = local_cpython(series[-1])
+    assert source is not None
+    runner = tmp_path / "runner-python"
+    relocatable_copy(source, runner)  # no .pyc anywhere, and writable
+    assert not list(runner.rglob("*.pyc"))
+    bp = bare_buildpack(tmp_path)
+    env = base_env(tmp_path)
+    env.update(PYBUILDPACK_PYTHON=str(runner / "bin" / "python3"),
+               PYBUILDPACK_RUNNER_WHEELS=str(house))  # fmt: skip
+    p = compile_with(bp, tmp_path, env)
+    assert "[package-manager::none-found]" in p.stderr, p.stderr  # ran the build's checks
+    assert not list(runner.rglob("*.pyc")), "bytecode written into the runner's Python"
+    assert not list(bp.rglob("*.pyc")), "bytecode written into the buildpack"
+    pycache = tmp_path / "cache" / ".heroku" / "pybuildpack-runner" / "pycache"
+    own = pycache / str(bp / "src").lstrip("/")
+    written = list(pycache.rglob("*.pyc"))
+    assert written and all(f.is_relative_to(own) for f in written), written
+    assert {f.name.split(".")[0] for f in written} >= {"classic", "checks", "errors"}
