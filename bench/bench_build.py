@@ -33,7 +33,8 @@ Peers, on the same wheels and the same local CPython, in the same rounds:
 
 Each round runs every contender once, in an order rotated from round to round; a ratio
 is the median of the per-round ratios. Every build and peer starts after an ``os.sync()``;
-the rounds' files are deleted at the end (needs a few GB free). Writes
+the rounds' files are deleted at the end (needs a few GB free), or after each round with
+``--tmpdir`` (a tmpfs holds them in memory: about 4 GB a round with ``--baseline``). Writes
 ``bench/results/build.json`` and ``build.md``
 (``build-tmpfs.*`` with ``--tmpdir``).
 """
@@ -397,9 +398,13 @@ def main() -> int:
                         ratios[app.name].setdefault(f"{mine} / {peer}", []).append(
                             got[mine] / got[peer]
                         )
-                # The round's files stay until the end: deleting gigabytes between rounds
-                # slowed the next contender's file creation for tens of seconds on this disk
-                # (ext4, discard), measuring the bench's clean-up rather than the builds.
+                # On the disk the round's files stay until the end: deleting gigabytes
+                # between rounds slowed the next contender's file creation for tens of
+                # seconds (ext4, discard), measuring the bench's clean-up rather than the
+                # builds. Under --tmpdir (tmpfs: the files are memory) each round's go at
+                # once: 7 rounds with --baseline would need about 30 GB.
+                if args.tmpdir:
+                    shutil.rmtree(tmp)
                 print(f"round {rnd + 1}/{args.runs} {app.name}: "
                       + ", ".join(f"{k} {v:.2f}s" for k, v in got.items()))  # fmt: skip
 

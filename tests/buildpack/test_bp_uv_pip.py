@@ -215,6 +215,67 @@ def test_a_prefetched_wheel_that_is_not_the_pinned_file_fails_in_fetch(tmp_path:
     assert uv_pip.cached_uv(root) is None
 
 
+def test_the_machine_keeps_the_verified_binary_for_new_build_caches(tmp_path: Path) -> None:
+    """A wheel unpacked for one build cache is offered to the machine's tool store; a new
+    build cache takes it from there (no wheel needed); a stored binary that changed since
+    (here: rewritten, so its size and mtime differ) is passed over for the wheel."""
+    house = uv_wheelhouse()
+    machine = tmp_path / "machine-tools"
+    settings = {"PIP_FIND_LINKS": str(house)}
+    ahead = uv_pip.prefetch_uv(tmp_path / "cache-1", settings, machine)
+    assert ahead is not None
+    out = io.StringIO()
+    first = uv_pip.fetch_uv(tmp_path / "cache-1", python=Path("/nonexistent/python"), env={},
+                            settings=settings, cwd=tmp_path, log=BuildLog(out=out, err=out),
+                            prefetched=ahead, machine=machine)  # fmt: skip
+    stored = uv_pip.stored_uv(machine)
+    assert stored is not None and stored.read_bytes() == first.read_bytes()
+    assert stored.stat().st_mode & 0o777 == 0o555
+    assert not [p for p in machine.iterdir() if p.name.startswith(".tmp-")]
+
+    # a new build cache: no thread, no wheel (PIP_FIND_LINKS points nowhere useful)
+    nowhere = {"PIP_FIND_LINKS": str(tmp_path / "empty"), "PIP_NO_INDEX": "1"}
+    assert uv_pip.prefetch_uv(tmp_path / "cache-2", settings, machine) is None
+    out = io.StringIO()
+    second = uv_pip.fetch_uv(tmp_path / "cache-2", python=Path("/nonexistent/python"), env={},
+                             settings=nowhere, cwd=tmp_path, log=BuildLog(out=out, err=out),
+                             machine=machine)  # fmt: skip
+    assert "from this machine's tool store" in out.getvalue()
+    assert second == uv_pip.cached_uv(tmp_path / "cache-2")
+    assert second.read_bytes() == first.read_bytes()
+
+    # the copies share no file: rewriting one build cache's binary leaves the machine's be
+    first.chmod(0o755)
+    first.write_bytes(b"#!/bin/sh\necho poisoned\n")
+    assert uv_pip.stored_uv(machine) == stored and stored.read_bytes() == second.read_bytes()
+
+    # rewritten in the store: not used; the wheel is unpacked instead
+    stored.chmod(0o755)
+    stored.write_bytes(b"#!/bin/sh\necho poisoned\n")
+    assert uv_pip.stored_uv(machine) is None
+    assert uv_pip.adopt_uv(tmp_path / "cache-3", machine) is None
+    out = io.StringIO()
+    third = uv_pip.fetch_uv(tmp_path / "cache-3", python=Path("/nonexistent/python"), env={},
+                            settings=settings, cwd=tmp_path, log=BuildLog(out=out, err=out),
+                            machine=machine)  # fmt: skip
+    assert "(sha256 verified)" in out.getvalue() and "tool store" not in out.getvalue()
+    assert third.read_bytes() == second.read_bytes()
+
+
+def test_an_unwritable_machine_store_only_costs_the_next_build_an_unpack(
+    tmp_path: Path,
+) -> None:
+    house = uv_wheelhouse()
+    machine = tmp_path / "machine-tools"
+    machine.write_text("not a folder")  # publishing fails: the build goes on
+    exe = uv_pip.fetch_uv(tmp_path / "cache", python=Path("/nonexistent/python"), env={},
+                          settings={"PIP_FIND_LINKS": str(house)}, cwd=tmp_path,
+                          log=BuildLog(out=io.StringIO(), err=io.StringIO()),
+                          machine=machine)  # fmt: skip
+    assert exe == uv_pip.cached_uv(tmp_path / "cache")
+    assert uv_pip.stored_uv(machine) is None
+
+
 # --------------------------------------------------------------------------- classic builds
 
 
@@ -260,6 +321,12 @@ def test_classic_installs_a_plain_requirements_file_with_uv(platform: ClassicPla
     built, _ = platform.compile(app)
     assert built.code == 0, built.log
     assert f"Using cached uv {V}" in built.out and USING_UV in built.out
+
+    # a new app on this machine (an empty build cache): uv from the machine's tool store
+    shutil.rmtree(platform.cache_dir)
+    built, _ = platform.compile(app)
+    assert built.code == 0, built.log
+    assert f"uv {V} from this machine's tool store" in built.out and USING_UV in built.out
 
 
 def test_classic_installs_the_pinned_pip_with_uv_when_uv_installs(

@@ -379,7 +379,7 @@ class _Compile:
                     tool = uv_pip.fetch_uv(
                         self.cache.tools, python=python, env=env, settings=base,
                         cwd=build_dir, log=log, pip=deps.pip_runner(python, home, version),
-                        prefetched=self.uv_prefetch,
+                        prefetched=self.uv_prefetch, machine=self.download_cache() / "tools",
                     )  # fmt: skip
                 except PackageManagerInstallFailed as exc:
                     if plan.choice is not uv_pip.InstallerChoice.AUTO:
@@ -511,7 +511,9 @@ class _Compile:
         except PyBuildpackError:
             return  # reported where the installer is chosen
         if uv_pip.plan(choice, self.build_dir, settings, self.requirement_files()).use_uv:
-            self.uv_prefetch = uv_pip.prefetch_uv(self.cache.tools, settings)
+            self.uv_prefetch = uv_pip.prefetch_uv(
+                self.cache.tools, settings, self.download_cache() / "tools"
+            )
 
     def download_cache(self) -> Path:
         """The provisioning layer's download cache (with the runtime store) of this build."""

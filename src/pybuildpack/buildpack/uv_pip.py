@@ -25,6 +25,7 @@ import os
 import platform
 import re
 import shutil
+import stat
 import tempfile
 import threading
 import zipfile
@@ -354,9 +355,10 @@ def _local_wheel(settings: Mapping[str, str], tag: str) -> tuple[Path, str] | No
     return None
 
 
-def _install_wheel(root: Path, wheel: Path, source: str) -> Path:
+def _install_wheel(root: Path, wheel: Path, source: str, machine: Path | None = None) -> Path:
     """Verify ``wheel`` against its pinned sha256 and unpack its uv binary into the cache
-    under ``root`` (a temporary folder renamed into place); return the binary."""
+    under ``root`` (a temporary folder renamed into place); return the binary. With
+    ``machine``, the binary is also offered to that tool store (``publish_uv``)."""
     pins = wheel_pins()
     expected = pins.get(wheel.name.removeprefix(f"uv-{UV_VERSION}-py3-none-")[:-4])
     if expected is None:
@@ -383,6 +385,80 @@ def _install_wheel(root: Path, wheel: Path, source: str) -> Path:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if machine is not None:
+        publish_uv(final / "uv", machine)
+    return final / "uv"
+
+
+# --------------------------------------------------------------------------- the machine's copy
+
+# The machine's tool store (``<download cache>/tools``) keeps the verified uv binary for
+# every new build cache on the machine: ``uv-<version>-<sha16>/uv`` (read-only) and
+# ``uv-<version>-<sha16>/stamp`` (its size, mtime and mode when it was stored). An entry is
+# made in a temporary folder and renamed into place whole; one whose binary no longer
+# matches its stamp (rewritten, truncated, re-moded) is passed over, and the wheel is
+# unpacked as if there were none. The binary is copied both ways, never hard-linked: an
+# app's build may write its own build cache, and must not reach the copy other apps' builds
+# on this machine take (38 MB, about 20 ms).
+_STAMP = "stamp"
+
+
+def _stamp_of(st: os.stat_result) -> str:
+    return f"{st.st_size} {st.st_mtime_ns} {stat.S_IMODE(st.st_mode):o}\n"
+
+
+def stored_uv(machine: Path) -> Path | None:
+    """The machine's copy of the pinned uv for this platform, if whole and unchanged."""
+    tag = machine_wheel_tag()
+    if tag is None:
+        return None
+    entry = machine / f"uv-{UV_VERSION}-{wheel_pins()[tag][:16]}"
+    try:
+        st = os.lstat(entry / "uv")
+        stamp = (entry / _STAMP).read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return entry / "uv" if stat.S_ISREG(st.st_mode) and _stamp_of(st) == stamp else None
+
+
+def publish_uv(exe: Path, machine: Path) -> None:
+    """Offer the verified binary ``exe`` to the machine's tool store (best effort: a store
+    that cannot be written only means the next new build cache unpacks the wheel)."""
+    final = machine / exe.parent.name
+    if final.exists():
+        return
+    tmp: Path | None = None
+    try:
+        machine.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-uv-{os.getpid()}-", dir=machine))
+        shutil.copy2(exe, tmp / "uv")
+        os.chmod(tmp / "uv", 0o555)
+        (tmp / _STAMP).write_text(_stamp_of(os.lstat(tmp / "uv")), "utf-8")
+        os.rename(tmp, final)
+    except OSError:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def adopt_uv(root: Path, machine: Path) -> Path | None:
+    """Put the machine's copy of uv (``stored_uv``) into the build cache under ``root``, as
+    ``_install_wheel`` would have; return it, or None when the machine has none."""
+    stored = stored_uv(machine)
+    if stored is None:
+        return None
+    final = root / stored.parent.name
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-uv-{os.getpid()}-", dir=root))
+    try:
+        shutil.copy2(stored, tmp / "uv")
+        if stored_uv(machine) != stored:  # changed while it was copied
+            shutil.rmtree(tmp, ignore_errors=True)
+            return None
+        shutil.rmtree(final, ignore_errors=True)
+        os.rename(tmp, final)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        return None
     return final / "uv"
 
 
@@ -392,16 +468,16 @@ class UvPrefetch:
     takes about 0.4 s, and zlib lets other threads run meanwhile. ``fetch_uv`` waits for it
     and reports it (a checksum mismatch fails the build there, as without the thread)."""
 
-    def __init__(self, root: Path, wheel: Path, source: str) -> None:
+    def __init__(self, root: Path, wheel: Path, source: str, machine: Path | None) -> None:
         self.wheel, self.source = wheel, source
         self.error: BaseException | None = None
         self.done = False
-        self.thread = threading.Thread(target=self._run, args=(root,), daemon=True)
+        self.thread = threading.Thread(target=self._run, args=(root, machine), daemon=True)
         self.thread.start()
 
-    def _run(self, root: Path) -> None:
+    def _run(self, root: Path, machine: Path | None) -> None:
         try:
-            _install_wheel(root, self.wheel, self.source)
+            _install_wheel(root, self.wheel, self.source, machine)
             self.done = True
         except BaseException as exc:  # reported, or redone, by fetch_uv
             self.error = exc
@@ -410,14 +486,19 @@ class UvPrefetch:
         self.thread.join()
 
 
-def prefetch_uv(root: Path, settings: Mapping[str, str]) -> UvPrefetch | None:
+def prefetch_uv(
+    root: Path, settings: Mapping[str, str], machine: Path | None = None
+) -> UvPrefetch | None:
     """Start unpacking the pinned uv wheel (``UvPrefetch``) when it is not cached under
-    ``root`` and a local folder has it; None otherwise (``fetch_uv`` does it all)."""
+    ``root`` nor in the ``machine``'s tool store and a local folder has it; None otherwise
+    (``fetch_uv`` does it all)."""
     tag = machine_wheel_tag()
     if tag is None or cached_uv(root) is not None:
         return None
+    if machine is not None and stored_uv(machine) is not None:
+        return None
     found = _local_wheel(settings, tag)
-    return None if found is None else UvPrefetch(root, *found)
+    return None if found is None else UvPrefetch(root, *found, machine)
 
 
 def fetch_uv(
@@ -430,10 +511,12 @@ def fetch_uv(
     log: BuildLog,
     pip: Sequence[str] | None = None,
     prefetched: UvPrefetch | None = None,
+    machine: Path | None = None,
 ) -> Path:
-    """The uv binary, from the cache under ``root`` or from its verified wheel (kept under
-    ``root``, keyed by version and checksum). Raises ``PackageManagerInstallFailed`` when no
-    wheel can be had, ``UvWheelChecksumMismatch`` for a wheel that is not the pinned one.
+    """The uv binary, from the cache under ``root``, the ``machine``'s tool store or its
+    verified wheel (kept under ``root``, keyed by version and checksum, and offered to the
+    tool store). Raises ``PackageManagerInstallFailed`` when no wheel can be had,
+    ``UvWheelChecksumMismatch`` for a wheel that is not the pinned one.
 
     ``pip``: how to run pip for ``pip download`` (default ``python -m pip``; a runtime
     without pip gives its bundled wheel, ``deps.pip_runner``). ``prefetched``: the
@@ -457,11 +540,16 @@ def fetch_uv(
         log.step(f"Using cached uv {UV_VERSION}")
         return final / "uv"
     log.step(f"Installing uv {UV_VERSION}")
+    adopted = adopt_uv(root, machine) if machine is not None else None
+    if adopted is not None:
+        log.info(f"uv {UV_VERSION} from this machine's tool store (its wheel's sha256 was "
+                 "verified when it was stored)")  # fmt: skip
+        return adopted
     root.mkdir(parents=True, exist_ok=True)
     found = _local_wheel(settings, tag)
     if found is not None:
         wheel = found[0]
-        exe = _install_wheel(root, *found)
+        exe = _install_wheel(root, *found, machine)
     else:
         download = Path(tempfile.mkdtemp(prefix=f".tmp-uv-download-{os.getpid()}-", dir=root))
         try:
@@ -477,7 +565,7 @@ def fetch_uv(
                     package_manager="uv", version=UV_VERSION, detail="\n".join(tail[-5:])
                 )
             wheel = downloaded[0]
-            exe = _install_wheel(root, wheel, "the package index (pip download)")
+            exe = _install_wheel(root, wheel, "the package index (pip download)", machine)
         finally:
             shutil.rmtree(download, ignore_errors=True)
     log.info(f"uv {UV_VERSION} from {wheel.name} (sha256 verified)")
