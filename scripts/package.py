@@ -4,7 +4,9 @@
 
 The tarball holds ``bin/``, ``buildpack.toml``, ``src/pybuildpack`` (sources and data, no
 bytecode) and ``vendor/wheels/``: the pure-Python wheels pinned in
-``bin/support/runner.lock``, each checked against its sha256. With it, a build needs no
+``bin/support/runner.lock``, each checked against its sha256, and the optional compiled
+accelerators it pins (``native``: ISA-L for each CPython 3.10-3.14 on x86_64 and aarch64,
+about 3 MB), where they can be fetched. With it, a build needs no
 network for pybuildpack itself wherever the image has a Python >= 3.10. The same layout is
 a classic buildpack (``bin/compile`` at the top) and a CNB buildpack directory
 (``buildpack.toml`` at the top).
@@ -40,6 +42,44 @@ def locked_wheels(lock: Path = LOCK) -> list[tuple[str, str, str, str]]:
         if fields and fields[0] == "wheel":
             out.append((fields[1], fields[2], fields[3], fields[4]))
     return out
+
+
+def locked_natives(lock: Path = LOCK) -> list[tuple[str, str, str]]:
+    """(file, sha256, index path) of every optional accelerator the runner lock pins."""
+    out = []
+    for line in lock.read_text("utf-8").splitlines():
+        fields = line.split()
+        if len(fields) == 8 and fields[0] == "native":
+            out.append((fields[3], fields[4], fields[5]))
+    return out
+
+
+def fetch_natives(wheel_dir: Path) -> list[Path]:
+    """The pinned accelerators that are in ``wheel_dir`` or can be fetched from the package
+    index, verified. Optional: one that cannot be had is left out, with a warning (the
+    runner then unpacks with zlib on that interpreter)."""
+    import urllib.request
+
+    paths = []
+    for file, sha, index_path in locked_natives():
+        path = wheel_dir / file
+        if not path.is_file():
+            url = f"https://files.pythonhosted.org/packages/{index_path}/{file}"
+            try:
+                with urllib.request.urlopen(url, timeout=60) as response:
+                    data = response.read()
+            except OSError as exc:
+                print(f"scripts/package.py: left out {file}: {exc}", file=sys.stderr)
+                continue
+            if hashlib.sha256(data).hexdigest() != sha:
+                raise SystemExit(f"scripts/package.py: {url} does not match runner.lock")
+            temp = path.with_name(path.name + ".part")
+            temp.write_bytes(data)
+            temp.replace(path)
+        if _sha256(path) != sha:
+            raise SystemExit(f"scripts/package.py: {path} does not match runner.lock")
+        paths.append(path)
+    return paths
 
 
 def buildpack_version() -> str:
@@ -96,7 +136,7 @@ def _members(wheels: list[Path]) -> list[tuple[str, Path]]:
 
 
 def build(out_dir: Path, wheel_dir: Path) -> Path:
-    wheels = fetch_wheels(wheel_dir)
+    wheels = fetch_wheels(wheel_dir) + fetch_natives(wheel_dir)
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
         dirs: set[str] = set()

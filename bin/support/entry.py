@@ -54,7 +54,7 @@ def _digest(path: str) -> str | None:
         return None
 
 
-def _download(url: str) -> bytes:
+def _download(url: str, attempts: int = 3, timeout: float = 30) -> bytes:
     if url.startswith("file://") or url.startswith("/"):
         path = url[len("file://") :] if url.startswith("file://") else url
         with open(path, "rb") as fh:
@@ -62,9 +62,9 @@ def _download(url: str) -> bytes:
     import urllib.request
 
     last: Exception | None = None
-    for attempt in range(3):
+    for attempt in range(attempts):
         try:
-            with urllib.request.urlopen(url, timeout=30) as response:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
                 return response.read(MAX_WHEEL + 1)
         except OSError as exc:  # URLError, HTTPError, timeouts are OSErrors
             last = exc
@@ -148,6 +148,144 @@ def wheel_paths(wheels: list[dict], runner_dir: str | None, base: str | None) ->
     return paths
 
 
+# --------------------------------------------------------------------------- accelerators
+
+NATIVE_STAMP = ".pybuildpack-native"  # the sha256 of the wheel a native folder came from
+NATIVE_RETRY = 24 * 3600  # seconds before a wheel that could not be had is tried again
+
+
+def interpreter_tag() -> str | None:
+    """This interpreter's wheel tag (cp312) when pinned accelerators can load in it: a
+    regular CPython build (no debug or free-threaded ABI) on glibc; None otherwise."""
+    if sys.implementation.name != "cpython" or getattr(sys, "abiflags", "") != "":
+        return None
+    try:
+        if not os.confstr("CS_GNU_LIBC_VERSION"):
+            return None
+    except (ValueError, OSError):
+        return None
+    return f"cp{sys.version_info[0]}{sys.version_info[1]}"
+
+
+def locked_natives(
+    lock_path: str = LOCK, tag: str | None = None, arch: str | None = None
+) -> list[dict]:
+    """The accelerators ``runner.lock`` pins for this interpreter tag and machine."""
+    tag = tag or interpreter_tag()
+    arch = arch or {"arm64": "aarch64", "amd64": "x86_64"}.get(
+        os.uname().machine.lower(), os.uname().machine.lower()
+    )
+    if tag is None:
+        return []
+    natives = []
+    with open(lock_path, encoding="utf-8") as fh:
+        for line in fh:
+            fields = line.split()
+            if len(fields) != 8 or fields[0] != "native":
+                continue
+            _, name, version_, file, sha256, path, pytag, machine = fields
+            if pytag == tag and machine == arch:
+                natives.append({"name": name, "version": version_, "file": file,
+                                "sha256": sha256, "path": path})  # fmt: skip
+    return natives
+
+
+def _native_wheel(wheel: dict, runner_dir: str | None, base: str | None) -> bytes | None:
+    """The wheel's bytes once they match its sha256: packaged, cached or fetched (one
+    try, a short timeout); None when it cannot be had (remembered for a day)."""
+    vendored = os.path.join(BP_DIR, "vendor", "wheels", wheel["file"])
+    cached = os.path.join(runner_dir, "wheels", wheel["file"]) if runner_dir else None
+    for path in (vendored, cached):
+        if path and os.path.exists(path):
+            with open(path, "rb") as fh:
+                data = fh.read(MAX_WHEEL + 1)
+            if hashlib.sha256(data).hexdigest() == wheel["sha256"]:
+                return data
+    missed = os.path.join(runner_dir, "native", wheel["file"] + ".missed") if runner_dir else None
+    try:
+        if missed and time.time() - os.stat(missed).st_mtime < NATIVE_RETRY:
+            return None
+    except OSError:
+        pass
+    try:
+        data = _download(_wheel_url(base, wheel), attempts=1, timeout=10)
+    except (OSError, BootstrapError):
+        data = b""
+    if hashlib.sha256(data).hexdigest() != wheel["sha256"]:
+        if missed:
+            os.makedirs(os.path.dirname(missed), exist_ok=True)
+            with open(missed, "w", encoding="utf-8") as fh:
+                fh.write("not available, or not the pinned file\n")
+        return None
+    if cached:
+        os.makedirs(os.path.dirname(cached), exist_ok=True)
+        temp = f"{cached}.{os.getpid()}.part"
+        with open(temp, "wb") as fh:
+            fh.write(data)
+        os.replace(temp, cached)
+    return data
+
+
+def _unpack_native(data: bytes, final: str, sha256: str) -> None:
+    """Unpack the verified wheel ``data``'s modules into ``final`` (replaced whole): only
+    plain relative names, only ``.py`` files and compiled modules."""
+    import io
+    import shutil
+    import zipfile
+
+    temp = f"{final}.{os.getpid()}.part"
+    shutil.rmtree(temp, ignore_errors=True)
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            for info in zf.infolist():
+                parts = info.filename.split("/")
+                if info.is_dir() or not info.filename.endswith((".py", ".so")):
+                    continue
+                if (
+                    info.filename.startswith("/")
+                    or "\\" in info.filename
+                    or any(p in ("", ".", "..") for p in parts)
+                ):
+                    raise BootstrapError(f"unexpected member {info.filename!r}")
+                target = os.path.join(temp, *parts)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with open(target, "xb") as fh:
+                    fh.write(zf.read(info))
+        with open(os.path.join(temp, NATIVE_STAMP), "w", encoding="utf-8") as fh:
+            fh.write(sha256 + "\n")
+        shutil.rmtree(final, ignore_errors=True)
+        os.rename(temp, final)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def native_paths(natives: list[dict], runner_dir: str | None, base: str | None) -> list[str]:
+    """Folders for ``sys.path`` holding the pinned accelerators that can be had, unpacked
+    under the runner directory (a folder whose stamp names the pinned sha256 is used as
+    it is, as the cached runner CPython is). Never fails: an accelerator that cannot be had
+    or unpacked is left out, and the standard library does its work."""
+    if not runner_dir:
+        return []  # no place to keep them: not worth unpacking for one build
+    paths = []
+    for wheel in natives:
+        final = os.path.join(runner_dir, "native", wheel["file"][: -len(".whl")])
+        try:
+            with open(os.path.join(final, NATIVE_STAMP), encoding="utf-8") as fh:
+                if fh.read().strip() == wheel["sha256"]:
+                    paths.append(final)
+                    continue
+        except OSError:
+            pass
+        try:
+            data = _native_wheel(wheel, runner_dir, base)
+            if data is not None:
+                _unpack_native(data, final, wheel["sha256"])
+                paths.append(final)
+        except Exception:  # optional: anything wrong means without it
+            continue
+    return paths
+
+
 def _parse(argv: list[str]) -> tuple[str | None, str | None, bool, list[str]]:
     runner_dir = base = None
     own_site = False
@@ -210,6 +348,9 @@ def main(argv: list[str]) -> int:
         wheels = locked_wheels()
         if not (own_site and _has_deps(wheels)):
             sys.path[:0] = wheel_paths(wheels, runner_dir, base)
+        natives = locked_natives()
+        if not (own_site and _has_deps(natives)):
+            sys.path[:0] = native_paths(natives, runner_dir, base)
     except (BootstrapError, OSError) as exc:
         import textwrap
 

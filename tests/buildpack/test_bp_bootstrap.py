@@ -24,6 +24,7 @@ from pybuildpack.buildpack import checks
 RUNNER_WHEELS = Path(
     os.environ.get("PYBUILDPACK_TEST_RUNNER_WHEELS") or REPO / ".cache" / "runner-wheels"
 )
+ARCHES = ("x86_64", "aarch64")
 # What every build image has (coreutils, sed, tar, gzip) - but no python, curl or wget.
 BASE_TOOLS = ("sh", "uname", "date", "mkdir", "rm", "mv", "cp", "cat", "cut", "sed", "ls",
               "head", "sha256sum", "tar", "gzip", "id", "env")  # fmt: skip
@@ -116,8 +117,15 @@ def test_runner_lock_is_well_formed() -> None:
         assert file.startswith(f"{name}-{version}-") and file.endswith("-none-any.whl"), file
         assert re.fullmatch(r"[0-9a-f]{64}", sha) and marker in ("all", "py<3.11")
         assert path == f"py3/{name[0]}/{name}"
+    natives = lock_entries("native")
+    tags = {f"cp3{minor}" for minor in range(10, 15)}
+    assert {(n[6], n[7]) for n in natives} == {(t, a) for t in tags for a in ARCHES}
+    for _, name, version, file, sha, path, tag, arch in natives:
+        assert file.startswith(f"{name}-{version}-{tag}-{tag}-manylinux") and arch in file
+        assert file.endswith(f"_{arch}.whl") and re.fullmatch(r"[0-9a-f]{64}", sha)
+        assert re.fullmatch(r"[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{60}", path), path
     pythons = lock_entries("python")
-    assert {p[1] for p in pythons} == {"x86_64", "aarch64"}
+    assert {p[1] for p in pythons} == set(ARCHES)
     downloads = json.loads((REPO / "src/pybuildpack/data/downloads.json").read_text())
     known = {a["file"]: a["sha256"] for a in downloads["sources"]["pbs"]["archives"]}
     for _, arch, version, release, file, sha in pythons:
@@ -373,6 +381,21 @@ def test_the_apps_python_environment_never_reaches_the_runner(tmp_path: Path) ->
     assert list((tmp_path / "cache" / ".heroku" / "pybuildpack-runner" / "pycache").rglob("*.pyc"))
 
 
+def bare_runner_python(tmp: Path) -> Path:
+    """A runner CPython as a build image has one: the standard library without bytecode,
+    no third-party packages (a relocatable copy of a local pyenv CPython, the newest)."""
+    from provisioning.archives import patchelf, relocatable_copy
+
+    series = local_series()
+    if not series or patchelf() is None:
+        pytest.skip("needs a local CPython 3.10+ (pyenv) and patchelf")
+    source = local_cpython(series[-1])
+    assert source is not None
+    runner = tmp / "runner-python"
+    relocatable_copy(source, runner)
+    return runner
+
+
 def test_only_pybuildpacks_own_bytecode_is_written_and_only_to_the_runner_dir(
     tmp_path: Path,
 ) -> None:
@@ -380,16 +403,8 @@ def test_only_pybuildpacks_own_bytecode_is_written_and_only_to_the_runner_dir(
     its interpreter's standard library is read as it is and never written to, even where it
     has no bytecode and the build could write there (a process-wide pycache prefix would
     instead compile the whole standard library into every new build cache)."""
-    from provisioning.archives import patchelf, relocatable_copy
-
     house = need_runner_wheels()
-    series = local_series()
-    if not series or patchelf() is None:
-        pytest.skip("needs a local CPython 3.10+ (pyenv) and patchelf")
-    source = local_cpython(series[-1])
-    assert source is not None
-    runner = tmp_path / "runner-python"
-    relocatable_copy(source, runner)  # no .pyc anywhere, and writable
+    runner = bare_runner_python(tmp_path)  # no .pyc anywhere, and writable
     assert not list(runner.rglob("*.pyc"))
     bp = bare_buildpack(tmp_path)
     env = base_env(tmp_path)
@@ -404,3 +419,99 @@ def test_only_pybuildpacks_own_bytecode_is_written_and_only_to_the_runner_dir(
     written = list(pycache.rglob("*.pyc"))
     assert written and all(f.is_relative_to(own) for f in written), written
     assert {f.name.split(".")[0] for f in written} >= {"classic", "checks", "errors"}
+
+
+# --------------------------------------------------------------------------- accelerators
+
+
+def native_for(runner: Path, house: Path) -> tuple[Path, list[str]]:
+    """The pinned isal wheel for ``runner``'s interpreter tag and this machine, from the
+    test mirror, and its lock entry."""
+    tag = subprocess.run([str(runner / "bin" / "python3"), "-I", "-S", "-c",
+                          "import sys; print(f'cp{sys.version_info[0]}{sys.version_info[1]}')"],
+                         capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    machine = os.uname().machine
+    entry = next((e for e in lock_entries("native") if e[6] == tag and e[7] == machine), None)
+    if entry is None or not (house / entry[3]).is_file():
+        pytest.skip(f"no pinned isal wheel for {tag} on {machine} in {house} (scripts/test)")
+    return house / entry[3], entry
+
+
+def mirror_with(tmp: Path, house: Path, native: Path, data: bytes | None = None) -> Path:
+    """A runner-wheel mirror with the pure wheels and ``native`` (or other bytes under its
+    name)."""
+    mirror = tmp / "mirror"
+    mirror.mkdir(exist_ok=True)
+    for _, _, _, file, *_ in lock_entries("wheel"):
+        shutil.copy2(house / file, mirror / file)
+    (mirror / native.name).write_bytes(native.read_bytes() if data is None else data)
+    return mirror
+
+
+def test_the_accelerator_is_verified_unpacked_once_and_importable(tmp_path: Path) -> None:
+    """With its pinned wheel at hand, ISA-L is unpacked into the runner directory (only its
+    modules), stamped with the wheel's sha256, and imports in the runner's interpreter; a
+    later build uses the folder as it is, without the wheel; a folder whose stamp names
+    another digest is unpacked again."""
+    house = need_runner_wheels()
+    runner = bare_runner_python(tmp_path)
+    native, entry = native_for(runner, house)
+    bp = bare_buildpack(tmp_path)
+    env = base_env(tmp_path)
+    env.update(PYBUILDPACK_PYTHON=str(runner / "bin" / "python3"),
+               PYBUILDPACK_RUNNER_WHEELS=str(mirror_with(tmp_path, house, native)))  # fmt: skip
+    p = compile_with(bp, tmp_path, env)
+    assert "[package-manager::none-found]" in p.stderr, p.stderr
+    folder = tmp_path / "cache/.heroku/pybuildpack-runner/native" / native.name[: -len(".whl")]
+    assert (folder / ".pybuildpack-native").read_text().strip() == entry[4]
+    files = sorted(str(f.relative_to(folder)) for f in folder.rglob("*") if f.is_file())
+    assert files[0] == ".pybuildpack-native"
+    assert all(f.endswith((".py", ".so")) and f.startswith("isal/") for f in files[1:]), files
+    code = f"import sys; sys.path.insert(0, {str(folder)!r}); from isal import isal_zlib"
+    subprocess.run([str(runner / "bin" / "python3"), "-I", "-S", "-B", "-c", code], check=True)
+
+    (tmp_path / "mirror" / native.name).unlink()  # the folder is enough now
+    (tmp_path / "cache/.heroku/pybuildpack-runner/wheels" / native.name).unlink()
+    before = (folder / "isal" / "__init__.py").stat().st_ino
+    p = compile_with(bp, tmp_path, env)
+    assert "[package-manager::none-found]" in p.stderr, p.stderr
+    assert (folder / "isal" / "__init__.py").stat().st_ino == before  # not unpacked again
+
+    (folder / ".pybuildpack-native").write_text("0" * 64 + "\n")  # another digest
+    (tmp_path / "mirror" / native.name).write_bytes(native.read_bytes())
+    p = compile_with(bp, tmp_path, env)
+    assert "[package-manager::none-found]" in p.stderr, p.stderr
+    assert (folder / ".pybuildpack-native").read_text().strip() == entry[4]
+    assert (folder / "isal" / "__init__.py").stat().st_ino != before
+
+
+def test_an_accelerator_that_is_not_the_pinned_file_is_never_unpacked(tmp_path: Path) -> None:
+    """A mirror serving other bytes under the accelerator's name: nothing is unpacked or
+    kept, the build runs on (zlib does the work), and the mirror is not asked again for a
+    day."""
+    house = need_runner_wheels()
+    runner = bare_runner_python(tmp_path)
+    native, _ = native_for(runner, house)
+    bp = bare_buildpack(tmp_path)
+    env = base_env(tmp_path)
+    evil = io.BytesIO()
+    with zipfile.ZipFile(evil, "w") as zf:  # a well-formed wheel of someone else's
+        zf.writestr("isal/__init__.py", "raise SystemExit('poisoned')\n")
+    mirror = mirror_with(tmp_path, house, native, evil.getvalue())
+    env.update(PYBUILDPACK_PYTHON=str(runner / "bin" / "python3"),
+               PYBUILDPACK_RUNNER_WHEELS=str(mirror))  # fmt: skip
+    p = compile_with(bp, tmp_path, env)
+    assert "[package-manager::none-found]" in p.stderr, p.stderr
+    assert "poisoned" not in p.stderr
+    runner_dir = tmp_path / "cache/.heroku/pybuildpack-runner"
+    assert [f.name for f in (runner_dir / "native").iterdir()] == [native.name + ".missed"]
+    assert not (runner_dir / "wheels" / native.name).exists()
+
+    (tmp_path / "mirror" / native.name).write_bytes(native.read_bytes())  # fixed
+    p = compile_with(bp, tmp_path, env)
+    assert [f.name for f in (runner_dir / "native").iterdir()] == [native.name + ".missed"]
+    missed = runner_dir / "native" / (native.name + ".missed")
+    os.utime(missed, (0, 0))  # a day later
+    p = compile_with(bp, tmp_path, env)
+    assert "[package-manager::none-found]" in p.stderr, p.stderr
+    assert (runner_dir / "native" / native.name[: -len(".whl")] / "isal").is_dir()
