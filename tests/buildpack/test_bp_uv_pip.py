@@ -395,26 +395,6 @@ def test_classic_installs_the_pinned_pip_with_uv_when_uv_installs(
     assert f"Installing {deps.describe(wanted)}\n" in built.out and "with uv" not in built.out
 
 
-def test_dist_top_levels_reads_the_record(tmp_path: Path) -> None:
-    info = tmp_path / "setuptools-70.3.0.dist-info"
-    info.mkdir()
-    (info / "RECORD").write_text(
-        "setuptools/__init__.py,sha256=x,1\n"
-        "setuptools/_vendor/a.py,,\n"
-        "pkg_resources/__init__.py,,\n"
-        "_distutils_hack/__init__.py,,\n"
-        "distutils-precedence.pth,,\n"
-        "top_module.py,,\n"
-        "setuptools-70.3.0.dist-info/RECORD,,\n"
-        "../../../bin/tool,,\n"
-        '"odd,name/x.py",,\n'
-    )
-    assert [p.name for p in deps.dist_top_levels(tmp_path, "setuptools", "70.3.0")] == [
-        "_distutils_hack", "odd,name", "pkg_resources", "setuptools", "top_module.py"
-    ]  # fmt: skip
-    assert deps.dist_top_levels(tmp_path, "pip", "26.3") == []
-
-
 def test_pip_falls_back_to_pip_when_uv_cannot_install_it(platform: ClassicPlatform) -> None:
     """uv failing to install pip is not a build failure: pip installs itself, as without uv."""
     version = PythonVersion.parse(f"{local_series()[-1]}.0")

@@ -246,25 +246,6 @@ def dist_installed(site: Path, name: str) -> str | None:
     return infos[-1].name.removeprefix(f"{name}-").removesuffix(".dist-info") if infos else None
 
 
-def dist_top_levels(site: Path, name: str, version: str) -> list[Path]:
-    """The top-level folders and modules of ``site`` that distribution ``name`` ``version``
-    installed (from its ``RECORD``; not its ``.dist-info``, not scripts outside ``site``)."""
-    try:
-        record = (site / f"{name}-{version}.dist-info" / "RECORD").read_text("utf-8")
-    except (OSError, UnicodeDecodeError):
-        return []
-    import csv
-
-    tops: set[str] = set()
-    for row in csv.reader(record.splitlines()):
-        path = row[0] if row else ""
-        top = path.split("/", 1)[0]
-        inside = top not in ("", "..", ".") and not top.endswith(".dist-info")
-        if inside and ("/" in path or top.endswith(".py")):
-            tops.add(top)
-    return [site / t for t in sorted(tops)]
-
-
 def site_packages(prefix: Path, version: PythonVersion) -> Path:
     return prefix / "lib" / f"python{version.series}" / "site-packages"
 
