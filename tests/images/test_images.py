@@ -51,6 +51,7 @@ RUNNER_WHEELS = Path(
     os.environ.get("PYBUILDPACK_TEST_RUNNER_WHEELS") or REPO / ".cache" / "runner-wheels"
 )
 CHROOT_PATH = "/usr/local/bin:/usr/bin:/bin"
+MACHINE = os.uname().machine
 CNB_BP = "/cnb/buildpacks/pybuildpack_python/0.1.0"
 OLD_PYTHON = "3.9"
 
@@ -62,6 +63,14 @@ def _lock_lines() -> list[list[str]]:
 
 def _lock_wheels() -> list[str]:
     return [fields[3] for fields in _lock_lines()]
+
+
+def _lock_natives(runner: tuple[int, int] | None = None) -> list[str]:
+    """The optional compiled wheels the lock pins: all, or those for a runner Python."""
+    lock = (REPO / "bin" / "support" / "runner.lock").read_text()
+    natives = [line.split() for line in lock.splitlines() if line.startswith("native ")]
+    tag = f"cp{runner[0]}{runner[1]}" if runner else None
+    return [n[3] for n in natives if runner is None or (n[6] == tag and n[7] == MACHINE)]
 
 
 # --------------------------------------------------------------------------- shared inputs
@@ -127,6 +136,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Inputs]:
         server.files["/runner/cpython-runner-install_only.tar.gz"] = runner
         for wheel in _lock_wheels():
             server.files[f"/wheels/{wheel}"] = (RUNNER_WHEELS / wheel).read_bytes()
+        for wheel in _lock_natives():  # ISA-L for the runner, where scripts/test got it
+            if (RUNNER_WHEELS / wheel).is_file():
+                server.files[f"/wheels/{wheel}"] = (RUNNER_WHEELS / wheel).read_bytes()
         entry = {
             "version": str(version),
             "release": "20260101",
@@ -220,8 +232,29 @@ def _expect_first_fetches(
     assert fetched_runner == (0 if kind == "python" else 1)
     runner = (3, 11) if kind == "python" else inputs.runner_version  # bookworm's python3: 3.11
     needed = [w for w in _lock_lines() if w[6] == "all" or runner < (3, 11)]
+    natives = _lock_natives(runner)  # and the ISA-L wheel pinned for its interpreter
     # a checkout fetches the wheels its runner needs; a packaged release carries them
-    assert fetched_wheels == (0 if flavour == "package" else len(needed))
+    assert fetched_wheels == (0 if flavour == "package" else len(needed) + len(natives))
+
+
+def _expect_isal_unpacked(
+    inputs: Inputs, kind: str, cache: Path, box: Sandbox, env: dict[str, str]
+) -> None:
+    """The ISA-L wheel pinned for the runner's interpreter (where scripts/test could fetch
+    it) was unpacked into the runner directory, stamped, and imports in the image with the
+    runner's Python."""
+    runner = (3, 11) if kind == "python" else inputs.runner_version
+    runner_dir = "/cache/.heroku/pybuildpack-runner"
+    python = "python3" if kind == "python" else f"{runner_dir}/python/bin/python3"
+    for wheel in _lock_natives(runner):
+        if (RUNNER_WHEELS / wheel).is_file():
+            name = wheel[: -len(".whl")]
+            folder = cache / ".heroku" / "pybuildpack-runner" / "native" / name
+            assert (folder / ".pybuildpack-native").is_file(), sorted(folder.parent.iterdir())
+            code = (f"import sys; sys.path.insert(0, '{runner_dir}/native/{name}'); "
+                    "from isal import isal_zlib; print(isal_zlib.__file__)")  # fmt: skip
+            proc = box.run([python, "-I", "-S", "-B", "-c", code], env)
+            assert proc.returncode == 0 and "/native/" in proc.stdout, proc.stderr
 
 
 def _expect_the_app_answers(
@@ -285,6 +318,7 @@ def test_classic_builds_twice_and_serves(
         if build == 1:
             _expect_first_fetches(inputs, kind, flavour, runner, wheels)
             assert _fetched(before, inputs.server, "/20260101/") == 1
+            _expect_isal_unpacked(inputs, kind, cache, box, base)
         else:
             assert (runner, wheels) == (0, 0), "a later build fetches nothing for the runner"
             assert _fetched(before, inputs.server, "/20260101/") == 0
