@@ -53,7 +53,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -743,8 +743,9 @@ def save_tree(build: Path, dst: Path, snapshot: Snapshot | None) -> None:
     """Recreate the build tree ``build`` at ``dst`` in the cache: a file unchanged since the
     snapshot is hard-linked to the cache file it was copied from, every other is copied.
     No file of ``dst`` is ever a file of ``build``."""
-    copier = _Copier()
     stamps = snapshot.stamps if snapshot is not None else {}
+
+    copies: list[tuple[str, str]] = []
 
     def on_file(s: str, t: str, rel: str, st: os.stat_result) -> None:
         known = stamps.get(rel)
@@ -754,9 +755,53 @@ def save_tree(build: Path, dst: Path, snapshot: Snapshot | None) -> None:
                 return
             except OSError:
                 pass
-        copier.file(s, t)
+        copies.append((s, t))
 
     _walk(build, dst, on_file)
+    copy_files(copies)
+
+
+PARALLEL_COPIES = 2000  # below this, a second process costs more than it saves
+
+
+def copy_files(pairs: list[tuple[str, str]]) -> None:
+    """Copy each (source, new target) file, as ``_Copier.file``. Many files are copied by
+    two processes, half each: creating a file is mostly kernel work, which a forked child
+    does beside this process (0.13 -> 0.10 s for the 10,000 files of the benchmark app's
+    dependencies). Only while this process runs no other thread (forking one that does is
+    unsafe); a failure in the child is raised here, after the child has ended."""
+    if len(pairs) < PARALLEL_COPIES or threading.active_count() > 1 or not hasattr(os, "fork"):
+        copier = _Copier()
+        for s, t in pairs:
+            copier.file(s, t)
+        return
+    half = len(pairs) // 2
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: the second half; what went wrong goes back through the pipe
+        code = 0
+        try:
+            os.close(read_end)
+            copier = _Copier()
+            for s, t in pairs[half:]:
+                copier.file(s, t)
+        except BaseException as exc:
+            code = 1
+            with suppress(BaseException):
+                os.write(write_end, f"{type(exc).__name__}: {exc}".encode()[:4096])
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    try:
+        copier = _Copier()
+        for s, t in pairs[:half]:
+            copier.file(s, t)
+    finally:
+        with os.fdopen(read_end, "rb") as pipe:
+            said = pipe.read().decode("utf-8", "replace")
+        _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise OSError(f"copying files into the build cache failed: {said or status}")
 
 
 def link_tree(src: Path, dst: Path) -> None:
