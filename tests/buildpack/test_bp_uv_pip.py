@@ -4,6 +4,7 @@ the rule, the PIP_* mapping, the pinned and verified uv wheel, both generations,
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import sys
 import zipfile
@@ -259,6 +260,8 @@ def test_the_machine_keeps_the_verified_binary_for_new_build_caches(tmp_path: Pa
     (here: rewritten, so its size and mtime differ) is passed over for the wheel."""
     house = uv_wheelhouse()
     machine = tmp_path / "machine-tools"
+    (machine / ".tmp-uv-1-killed").mkdir(parents=True)  # left by a killed build long ago
+    os.utime(machine / ".tmp-uv-1-killed", (0, 0))
     settings = {"PIP_FIND_LINKS": str(house)}
     ahead = uv_pip.prefetch_uv(tmp_path / "cache-1", settings, machine)
     assert ahead is not None

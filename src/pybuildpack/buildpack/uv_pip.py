@@ -28,6 +28,7 @@ import shutil
 import stat
 import tempfile
 import threading
+import time
 import zipfile
 import zlib
 from collections.abc import Mapping, Sequence
@@ -487,6 +488,9 @@ def publish_uv(exe: Path, machine: Path) -> None:
     tmp: Path | None = None
     try:
         machine.mkdir(parents=True, exist_ok=True)
+        for left in machine.glob(".tmp-uv-*"):  # of killed builds: an hour is plenty
+            if time.time() - left.lstat().st_mtime > 3600:
+                shutil.rmtree(left, ignore_errors=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-uv-{os.getpid()}-", dir=machine))
         shutil.copy2(exe, tmp / "uv")
         os.chmod(tmp / "uv", 0o555)
@@ -504,9 +508,10 @@ def adopt_uv(root: Path, machine: Path) -> Path | None:
     if stored is None:
         return None
     final = root / stored.parent.name
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-uv-{os.getpid()}-", dir=root))
+    tmp: Path | None = None
     try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-uv-{os.getpid()}-", dir=root))
         shutil.copy2(stored, tmp / "uv")
         if stored_uv(machine) != stored:  # changed while it was copied
             shutil.rmtree(tmp, ignore_errors=True)
@@ -514,7 +519,8 @@ def adopt_uv(root: Path, machine: Path) -> Path | None:
         shutil.rmtree(final, ignore_errors=True)
         os.rename(tmp, final)
     except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         return None
     return final / "uv"
 
