@@ -237,13 +237,25 @@ class ClassicPlatform:
         return self.tmp / "cache"
 
     def compile(self, files: Mapping[str, str], **env: str) -> tuple[Built, Path]:
+        return self.compile_with_config(files, None, **env)
+
+    def compile_with_config(
+        self, files: Mapping[str, str], config: Mapping[str, str] | None, **env: str
+    ) -> tuple[Built, Path]:
+        """A build of ``files``; with ``config``, its ENV_DIR holds those config vars."""
         self.builds += 1
         build_dir = make_app(self.tmp / f"build_{self.builds}", files)
+        env_dir = None
+        if config is not None:
+            env_dir = self.tmp / f"env_{self.builds}"
+            env_dir.mkdir()
+            for name, value in config.items():
+                (env_dir / name).write_text(value)
         out, err = io.StringIO(), io.StringIO()
         code = classic.compile(
             build_dir,
             self.cache_dir,
-            None,
+            env_dir,
             environ={**self.env, **env},
             installer=self.installer,
             log=BuildLog(out=out, err=err),

@@ -8,26 +8,21 @@ environment or config var) has no list: the catalog's patches stand for it.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from bp_support import (
-    Built,
     ClassicPlatform,
     Lifecycle,
     local_series,
-    make_app,
     pbs_patches,
     write_catalog,
     write_downloads,
 )
 
-from pybuildpack.buildpack import classic
 from pybuildpack.buildpack.layers import read_metadata
-from pybuildpack.buildpack.log import BuildLog
 
 REQS = {"requirements.txt": ""}
 MISSING = "3.10.0"  # in the catalog (a CPython release) but never built by pbs
@@ -41,28 +36,6 @@ def flat(text: str) -> str:
 def test_pbs_really_lacks_the_patch_used_here() -> None:
     assert MISSING not in {str(v) for v in pbs_patches("3.10")}
     assert pbs_patches("3.10")[0].patch > 0
-
-
-def compile_with_config(
-    platform: ClassicPlatform, files: dict[str, str], config: dict[str, str]
-) -> tuple[Built, Path]:
-    """A classic build whose ENV_DIR holds ``config`` (the app's config vars)."""
-    platform.builds += 1
-    build_dir = make_app(platform.tmp / f"build_{platform.builds}", files)
-    env_dir = platform.tmp / f"env_{platform.builds}"
-    env_dir.mkdir()
-    for name, value in config.items():
-        (env_dir / name).write_text(value)
-    out, err = io.StringIO(), io.StringIO()
-    code = classic.compile(
-        build_dir,
-        platform.cache_dir,
-        env_dir,
-        environ=platform.env,
-        installer=platform.installer,
-        log=BuildLog(out=out, err=err),
-    )
-    return Built(code, out.getvalue(), err.getvalue()), build_dir
 
 
 def test_classic_pin_the_source_lacks_fails_before_installing(
@@ -84,8 +57,8 @@ def test_classic_heroku_source_config_var_accepts_the_catalog_patch(
 ) -> None:
     if "3.10" not in local_series():
         pytest.skip("needs a local CPython 3.10 for the fake installer")
-    built, _ = compile_with_config(
-        platform, {**REQS, ".python-version": f"{MISSING}\n"}, {"PYBUILDPACK_SOURCE": "heroku"}
+    built, _ = platform.compile_with_config(
+        {**REQS, ".python-version": f"{MISSING}\n"}, {"PYBUILDPACK_SOURCE": "heroku"}
     )
     assert built.code == 0, built.log
     [call] = platform.installer.calls
@@ -93,7 +66,7 @@ def test_classic_heroku_source_config_var_accepts_the_catalog_patch(
 
 
 def test_classic_unknown_source_config_var_is_a_typed_error(platform: ClassicPlatform) -> None:
-    built, _ = compile_with_config(platform, REQS, {"PYBUILDPACK_SOURCE": "nowhere"})
+    built, _ = platform.compile_with_config(REQS, {"PYBUILDPACK_SOURCE": "nowhere"})
     assert built.code == 1
     assert platform.report()["failure_reason"] == "install-python::unknown-source"
 

@@ -14,12 +14,10 @@ from pathlib import Path
 import pytest
 from bp_support import (
     REPO,
-    Built,
     ClassicPlatform,
     FakeInstaller,
     Lifecycle,
     local_series,
-    make_app,
 )
 from test_bp_cache_safety import site_packages, wheel
 
@@ -329,21 +327,6 @@ def setup(platform: ClassicPlatform, *extra: Path) -> dict[str, str]:
     return {"requirements.txt": "dep_one==1.0\n"}
 
 
-def compile_with_config(platform: ClassicPlatform, files: dict[str, str],
-                        config: dict[str, str]) -> Built:  # fmt: skip
-    platform.builds += 1
-    build_dir = make_app(platform.tmp / f"build_{platform.builds}", files)
-    env_dir = platform.tmp / f"env_{platform.builds}"
-    env_dir.mkdir()
-    for k, v in config.items():
-        (env_dir / k).write_text(v)
-    out, err = io.StringIO(), io.StringIO()
-    log = BuildLog(out=out, err=err)
-    code = classic.compile(build_dir, platform.cache_dir, env_dir, environ=platform.env,
-                           installer=platform.installer, log=log)  # fmt: skip
-    return Built(code, out.getvalue(), err.getvalue())
-
-
 def test_classic_installs_a_plain_requirements_file_with_uv(platform: ClassicPlatform) -> None:
     app = setup(platform)
     built, build_dir = platform.compile(app)
@@ -393,7 +376,7 @@ def test_classic_installs_the_pinned_pip_with_uv_when_uv_installs(
     assert [p.name for p in site.glob("pip-*.dist-info")] == [info.name]  # the old one went
 
     shutil.rmtree(platform.cache_dir)  # cold again, pip as the installer
-    built = compile_with_config(platform, app, {"PYBUILDPACK_INSTALLER": "pip"})
+    built, _ = platform.compile_with_config(app, {"PYBUILDPACK_INSTALLER": "pip"})
     assert built.code == 0, built.log
     assert f"Installing {deps.describe(wanted)}\n" in built.out and "with uv" not in built.out
 
@@ -435,11 +418,11 @@ def test_classic_uses_pip_for_an_unsupported_option_and_says_why(
 
 def test_classic_installer_pip_config_var_forces_pip(platform: ClassicPlatform) -> None:
     app = setup(platform)
-    built = compile_with_config(platform, app, {"PYBUILDPACK_INSTALLER": "pip"})
+    built, _ = platform.compile_with_config(app, {"PYBUILDPACK_INSTALLER": "pip"})
     assert built.code == 0, built.log
     assert "Installing dependencies with pip (PYBUILDPACK_INSTALLER=pip)" in built.out
     assert "uv" not in built.out
-    built = compile_with_config(platform, app, {"PYBUILDPACK_INSTALLER": "yes"})
+    built, _ = platform.compile_with_config(app, {"PYBUILDPACK_INSTALLER": "yes"})
     assert built.code == 1 and "[install-dependencies::invalid-installer]" in built.err
 
 
