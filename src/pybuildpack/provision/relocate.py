@@ -87,6 +87,17 @@ def _run(root: Path, version: PythonVersion, *args: str) -> subprocess.Completed
         ) from None
 
 
+def _run_ok(root: Path, version: PythonVersion, *args: str) -> None:
+    """``bin/python3 -I ARGS``; ``BrokenRuntime`` with its output unless it exits 0."""
+    proc = _run(root, version, "-I", *args)
+    if proc.returncode != 0:
+        raise BrokenRuntime(
+            version=version,
+            command=" ".join(["bin/python3", *args]),
+            output=proc.stdout + proc.stderr,
+        )
+
+
 _PROBE = (
     "import sys, importlib.util as u; "
     "print('Python %d.%d.%d' % sys.version_info[:3]); "
@@ -153,20 +164,8 @@ def finish_check(check: Check) -> bool:
         )
     if lines[-1] == "pip":
         return False
-    boot = _run(root, version, "-I", "-m", "ensurepip", "--default-pip")
-    if boot.returncode != 0:
-        raise BrokenRuntime(
-            version=version,
-            command="bin/python3 -m ensurepip --default-pip",
-            output=boot.stdout + boot.stderr,
-        )
-    pip = _run(root, version, "-I", "-m", "pip", "--version")
-    if pip.returncode != 0:
-        raise BrokenRuntime(
-            version=version,
-            command="bin/python3 -m pip --version",
-            output=pip.stdout + pip.stderr,
-        )
+    _run_ok(root, version, "-m", "ensurepip", "--default-pip")
+    _run_ok(root, version, "-m", "pip", "--version")
     return True
 
 
