@@ -19,6 +19,7 @@ and wheel checksum.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import json
 import os
@@ -303,9 +304,21 @@ def uv_install_env(env: Mapping[str, str], settings: Mapping[str, str]) -> dict[
 def wheel_pins(text: str | None = None) -> dict[str, str]:
     """Platform tag -> sha256 of the pinned uv version's wheels (``data/tools.json``)."""
     if text is None:
-        text = package_data_text("tools.json")
+        return dict(_bundled_pins())
     pins = json.loads(text).get("uv_wheel_sha256", {}).get(UV_VERSION, {})
     return {str(k): str(v) for k, v in pins.items()}
+
+
+@functools.cache
+def _bundled_pins() -> dict[str, str]:
+    """``wheel_pins`` of the bundled ``data/tools.json``, read once per process (a build
+    asks for them at every step that looks for uv)."""
+    return wheel_pins(package_data_text("tools.json"))
+
+
+@functools.cache
+def _libc() -> str:
+    return "musllinux" if list(Path("/lib").glob("ld-musl-*")) else "manylinux"
 
 
 def machine_wheel_tag(pins: Mapping[str, str] | None = None) -> str | None:
@@ -313,11 +326,23 @@ def machine_wheel_tag(pins: Mapping[str, str] | None = None) -> str | None:
     pins = wheel_pins() if pins is None else pins
     arch = {"amd64": "x86_64", "arm64": "aarch64"}.get(platform.machine().lower())
     arch = arch or platform.machine().lower()
-    libc = "musllinux" if list(Path("/lib").glob("ld-musl-*")) else "manylinux"
+    libc = _libc()
     for tag in sorted(pins):
         if any(p.startswith(libc) and p.endswith("_" + arch) for p in tag.split(".")):
             return tag
     return None
+
+
+def entry_name(sha256: str) -> str:
+    """The folder that holds the uv binary of the wheel with this sha256, in a build
+    cache's tools and in the machine's tool store."""
+    return f"uv-{UV_VERSION}-{sha256[:16]}"
+
+
+def machine_entry_name() -> str | None:
+    """``entry_name`` of this machine's pinned wheel; None where none is pinned."""
+    tag = machine_wheel_tag()
+    return None if tag is None else entry_name(wheel_pins()[tag])
 
 
 def wheel_name(tag: str) -> str:
@@ -346,10 +371,10 @@ def _sha256(path: Path) -> str:
 
 def cached_uv(root: Path) -> Path | None:
     """The cached binary for the pinned version and this machine's pinned wheel, if any."""
-    tag = machine_wheel_tag()
-    if tag is None:
+    name = machine_entry_name()
+    if name is None:
         return None
-    exe = root / f"uv-{UV_VERSION}-{wheel_pins()[tag][:16]}" / "uv"
+    exe = root / name / "uv"
     return exe if exe.is_file() else None
 
 
@@ -430,7 +455,7 @@ def _install_wheel(root: Path, wheel: Path, source: str, machine: Path | None = 
             wheel=wheel.name, expected=expected, actual=actual, source=source
         )
     tag = machine_wheel_tag(pins)
-    final = root / f"uv-{UV_VERSION}-{(pins[tag] if tag else expected)[:16]}"  # cached_uv's
+    final = root / entry_name(pins[tag] if tag else expected)  # cached_uv's
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-uv-{os.getpid()}-", dir=root))
     try:
@@ -467,10 +492,10 @@ def _stamp_of(st: os.stat_result) -> str:
 
 def stored_uv(machine: Path) -> Path | None:
     """The machine's copy of the pinned uv for this platform, if whole and unchanged."""
-    tag = machine_wheel_tag()
-    if tag is None:
+    name = machine_entry_name()
+    if name is None:
         return None
-    entry = machine / f"uv-{UV_VERSION}-{wheel_pins()[tag][:16]}"
+    entry = machine / name
     try:
         st = os.lstat(entry / "uv")
         stamp = (entry / _STAMP).read_text("utf-8")
@@ -590,7 +615,7 @@ def fetch_uv(
         raise PackageManagerInstallFailed(
             package_manager="uv", version=UV_VERSION, detail="no pinned wheel for this platform"
         )
-    final = root / f"uv-{UV_VERSION}-{pins[tag][:16]}"
+    final = root / entry_name(pins[tag])
     if prefetched is not None:
         prefetched.wait()
         if isinstance(prefetched.error, UvWheelChecksumMismatch):
