@@ -9,6 +9,7 @@ post_compile hook, and - only when everything succeeded - the atomic cache save.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -379,7 +380,7 @@ class _Compile:
                     tool = uv_pip.fetch_uv(
                         self.cache.tools, python=python, env=env, settings=base,
                         cwd=build_dir, log=log, pip=deps.pip_runner(python, home, version),
-                        prefetched=self.uv_prefetch, machine=self.download_cache() / "tools",
+                        prefetched=self.uv_prefetch, machine=self.download_cache / "tools",
                     )  # fmt: skip
                 except PackageManagerInstallFailed as exc:
                     if plan.choice is not uv_pip.InstallerChoice.AUTO:
@@ -512,11 +513,13 @@ class _Compile:
             return  # reported where the installer is chosen
         if uv_pip.plan(choice, self.build_dir, settings, self.requirement_files()).use_uv:
             self.uv_prefetch = uv_pip.prefetch_uv(
-                self.cache.tools, settings, self.download_cache() / "tools"
+                self.cache.tools, settings, self.download_cache / "tools"
             )
 
+    @functools.cached_property
     def download_cache(self) -> Path:
-        """The provisioning layer's download cache (with the runtime store) of this build."""
+        """The provisioning layer's download cache (with the runtime store and the tool
+        store) of this build, from its settings (read once they are known)."""
         cache_dir = provisioning_options(self.settings).get("cache_dir")
         if cache_dir is None:
             from pybuildpack.provision.cache import default_cache_dir
@@ -528,7 +531,7 @@ class _Compile:
         """Copy the cached ``tree`` into the build directory, linking the runtime files that
         are still as installed from the machine's runtime store when it has their entry
         (``restore_tree``)."""
-        store = store_files(self.download_cache(), runtime_tree)
+        store = store_files(self.download_cache, runtime_tree)
         done = restore_tree(tree, dest, runtime=runtime_tree, store=store)
         self.data.set("restore_linked_files", done.linked)
         if done.linked:
@@ -586,7 +589,7 @@ class _Compile:
         shutil.rmtree(pristine, ignore_errors=True)
         self.temp_paths.append(pristine)
         self.pristine_copy = copy_runtime_aside(
-            dest, pristine, store_files(self.download_cache(), dest)
+            dest, pristine, store_files(self.download_cache, dest)
         )
         return pristine, self.pristine_copy.snapshot
 
