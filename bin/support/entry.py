@@ -140,12 +140,17 @@ def wheel_paths(wheels: list[dict], runner_dir: str | None, base: str | None) ->
                 f"{actual}. Nothing from it was used."
             )
         final = os.path.join(store, wheel["file"])
-        temp = f"{final}.{os.getpid()}.part"
-        with open(temp, "wb") as fh:
-            fh.write(data)
-        os.replace(temp, final)
+        _keep(final, data)
         paths.append(final)
     return paths
+
+
+def _keep(final: str, data: bytes) -> None:
+    """Write a verified wheel's ``data`` to ``final`` in one step (a temporary file renamed)."""
+    temp = f"{final}.{os.getpid()}.part"
+    with open(temp, "wb") as fh:
+        fh.write(data)
+    os.replace(temp, final)
 
 
 # --------------------------------------------------------------------------- accelerators
@@ -219,10 +224,7 @@ def _native_wheel(wheel: dict, runner_dir: str | None, base: str | None) -> byte
         return None
     if cached:
         os.makedirs(os.path.dirname(cached), exist_ok=True)
-        temp = f"{cached}.{os.getpid()}.part"
-        with open(temp, "wb") as fh:
-            fh.write(data)
-        os.replace(temp, cached)
+        _keep(cached, data)
     return data
 
 
