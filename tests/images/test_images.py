@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 from bp_support import Lifecycle, check_layers_dir, local_cpython
 from sandbox import IMAGES, REPO, Bind, Sandbox, rootfs, wait_for_http, why_not_supported
-from test_bp_bootstrap import bare_buildpack
+from test_bp_bootstrap import bare_buildpack, lock_entries
 from test_bp_e2e import EXAMPLE, free_port, wheelhouse, wheelhouse_series
 
 from provisioning.archives import (
@@ -57,8 +57,7 @@ OLD_PYTHON = "3.9"
 
 
 def _lock_lines() -> list[list[str]]:
-    lock = (REPO / "bin" / "support" / "runner.lock").read_text()
-    return [line.split() for line in lock.splitlines() if line.startswith("wheel ")]
+    return lock_entries("wheel")
 
 
 def _lock_wheels() -> list[str]:
@@ -67,10 +66,9 @@ def _lock_wheels() -> list[str]:
 
 def _lock_natives(runner: tuple[int, int] | None = None) -> list[str]:
     """The optional compiled wheels the lock pins: all, or those for a runner Python."""
-    lock = (REPO / "bin" / "support" / "runner.lock").read_text()
-    natives = [line.split() for line in lock.splitlines() if line.startswith("native ")]
     tag = f"cp{runner[0]}{runner[1]}" if runner else None
-    return [n[3] for n in natives if runner is None or (n[6] == tag and n[7] == MACHINE)]
+    return [n[3] for n in lock_entries("native")
+            if runner is None or (n[6] == tag and n[7] == MACHINE)]  # fmt: skip
 
 
 # --------------------------------------------------------------------------- shared inputs
