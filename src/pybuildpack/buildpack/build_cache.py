@@ -572,17 +572,7 @@ def store_files(download_cache: Path, runtime: Path) -> StoreFiles | None:
 def _inodes(root: Path) -> dict[str, int]:
     """Relative path -> inode of every regular file under ``root`` (from the directory
     entries: no ``stat`` per file)."""
-    out: dict[str, int] = {}
-    stack = [(str(root), "")]
-    while stack:
-        folder, prefix = stack.pop()
-        with os.scandir(folder) as it:
-            for e in it:
-                if e.is_dir(follow_symlinks=False):
-                    stack.append((e.path, prefix + e.name + "/"))
-                elif e.is_file(follow_symlinks=False):
-                    out[prefix + e.name] = e.inode()
-    return out
+    return {rel: e.inode() for rel, e in _scan(str(root)) if e.is_file(follow_symlinks=False)}
 
 
 @dataclass
