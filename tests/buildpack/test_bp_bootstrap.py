@@ -515,3 +515,27 @@ def test_an_accelerator_that_is_not_the_pinned_file_is_never_unpacked(tmp_path: 
     p = compile_with(bp, tmp_path, env)
     assert "[package-manager::none-found]" in p.stderr, p.stderr
     assert (runner_dir / "native" / native.name[: -len(".whl")] / "isal").is_dir()
+
+
+@pytest.mark.parametrize("name", ["../escape.py", "/abs/escape.py", "isal/../../escape.py",
+                                  "isal\\..\\escape.py", "isal//escape.py"])  # fmt: skip
+def test_an_accelerator_member_with_a_path_outside_is_refused(tmp_path: Path, name: str) -> None:
+    """Even a wheel whose sha256 matched is unpacked only by plain relative names: one
+    that climbs out, is absolute or has empty or backslashed parts refuses the whole
+    wheel, and nothing of it is kept."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bp_entry", REPO / "bin/support/entry.py")
+    assert spec is not None and spec.loader is not None
+    entry = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(entry)
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w") as zf:
+        zf.writestr("isal/__init__.py", "")
+        zf.writestr(name, "raise SystemExit('escaped')\n")
+    final = tmp_path / "runner" / "native" / "isal-x"
+    final.parent.mkdir(parents=True)
+    with pytest.raises(entry.BootstrapError, match="unexpected member"):
+        entry._unpack_native(data.getvalue(), str(final), "0" * 64)
+    assert list(tmp_path.rglob("*.py")) == []
+    assert [p.name for p in final.parent.iterdir()] == []
