@@ -421,6 +421,49 @@ def test_only_pybuildpacks_own_bytecode_is_written_and_only_to_the_runner_dir(
     assert {f.name.split(".")[0] for f in written} >= {"classic", "checks", "errors"}
 
 
+def run_entry(tmp: Path, *phase: str, setup: str = "") -> subprocess.CompletedProcess[str]:
+    """``entry.py`` run as ``bin/compile`` runs it (as ``__main__``), in a process that holds
+    an object whose finalizer prints at a normal exit, after ``setup``."""
+    house = need_runner_wheels()
+    entry = REPO / "bin" / "support" / "entry.py"
+    argv = [str(entry), "--runner-dir", str(tmp / "runner"), "--wheels", str(house), *phase]
+    script = (
+        "import runpy, sys\n"
+        "class Noisy:\n"
+        "    def __del__(self): print('teardown ran', file=sys.stderr)\n"
+        f"keep = Noisy()\n{setup}\n"
+        f"sys.argv = {argv!r}\n"
+        "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    )
+    env = {**base_env(tmp), "PYBUILDPACK_RUNNER_WHEELS": str(house)}
+    return subprocess.run([sys.executable, "-I", "-S", "-B", "-c", script], env=env,
+                          capture_output=True, text=True, check=False)  # fmt: skip
+
+
+def test_a_finished_phase_ends_without_the_interpreter_teardown(tmp_path: Path) -> None:
+    """A phase that returned (its files closed, the cache published) ends with ``os._exit``
+    once its output is flushed: its code, its output and its report are all there."""
+    app, cache = tmp_path / "app", tmp_path / "cache"
+    app.mkdir()
+    (app / ".python-version").write_text("3.13\n")
+    failed = run_entry(tmp_path, "compile", str(app), str(cache), str(tmp_path / "env"))
+    assert failed.returncode == 1, failed.stderr
+    assert "[package-manager::none-found]" in failed.stderr
+    assert "teardown ran" not in failed.stderr
+    shown = run_entry(tmp_path, "report", str(app), str(cache), str(tmp_path / "env"))
+    assert shown.returncode == 0 and "teardown ran" not in shown.stderr
+    assert json.loads(shown.stdout)["failure_reason"] == "package-manager::none-found"
+
+
+def test_a_phase_with_something_pending_exits_normally(tmp_path: Path) -> None:
+    pending = "import atexit\natexit.register(lambda: print('pending ran', file=sys.stderr))"
+    app = tmp_path / "app"
+    app.mkdir()
+    done = run_entry(tmp_path, "report", str(app), str(tmp_path / "cache"), setup=pending)
+    assert done.returncode == 0
+    assert "pending ran" in done.stderr and "teardown ran" in done.stderr
+
+
 # --------------------------------------------------------------------------- accelerators
 
 
