@@ -156,6 +156,34 @@ def test_nested_manage_py_is_found(app_env: ClassicPlatform) -> None:
     assert info is not None and info["argv"][0] == "backend/manage.py"  # type: ignore[index]
 
 
+@pytest.mark.parametrize(
+    ("files", "python_says", "expected"),
+    [
+        ({"django/__init__.py": ""}, None, True),  # a package: known without Python
+        ({"django.py": ""}, True, True),  # anything else: Python's answer
+        ({"django/models.py": ""}, False, False),  # no __init__: Python decides
+        ({}, True, True),  # e.g. found through PYTHONPATH or a .pth file
+        ({}, False, False),
+    ],
+)
+def test_django_installed_asks_python_unless_site_packages_has_the_package(
+    tmp_path: Path, files: dict[str, str], python_says: bool | None, expected: bool
+) -> None:
+    """``python_says``: what the runtime's Python would answer (None: it must not be asked,
+    it is a python3 that fails every run)."""
+    site = tmp_path / "site-packages"
+    for rel, text in files.items():
+        (site / rel).parent.mkdir(parents=True, exist_ok=True)
+        (site / rel).write_text(text)
+    python = tmp_path / "python3"
+    answer = {True: "exit 0", False: "exit 1", None: "echo asked >&2; exit 99"}[python_says]
+    python.write_text(f"#!/bin/sh\n{answer}\n")
+    python.chmod(0o755)
+    assert django.django_installed(python, {}, tmp_path, site) is expected
+    if python_says is not None:  # without site-packages, Python alone answers
+        assert django.django_installed(python, {}, tmp_path) is python_says
+
+
 def test_find_manage_py_rules(tmp_path: Path) -> None:
     for rel in ("b/c/manage.py", "a/manage.py", "z/manage.py", "d/e/f/manage.py"):
         make_app(tmp_path, {rel: ""})

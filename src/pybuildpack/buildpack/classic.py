@@ -446,7 +446,9 @@ class _Compile:
                 )
 
         # ---- Django's static files (test-compile disables it, as the reference does)
-        django.collectstatic(build_dir, python, env, log, data)
+        django.collectstatic(
+            build_dir, python, env, log, data, site=deps.site_packages(home, version)
+        )
 
         # ---- environment for the app and for later buildpacks
         app_home = Path(environ.get(APP_HOME_ENV) or "/app")
