@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import subprocess
 import sys
 import zipfile
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from bp_support import (
     ClassicPlatform,
     FakeInstaller,
     Lifecycle,
+    local_cpython,
     local_series,
 )
 from test_bp_cache_safety import site_packages, wheel
@@ -313,6 +315,74 @@ def test_an_unwritable_machine_store_only_costs_the_next_build_an_unpack(
                           machine=machine)  # fmt: skip
     assert exe == uv_pip.cached_uv(tmp_path / "cache")
     assert uv_pip.stored_uv(machine) is None
+
+
+def test_the_interpreter_query_runs_ahead_with_the_installs_command_and_environment(
+    tmp_path: Path,
+) -> None:
+    """``UvQuery`` runs ``uv pip list`` (reads, changes nothing) with the interpreter, cache
+    and environment the install after it uses; a uv that cannot start costs nothing."""
+    fake = tmp_path / "uv"
+    seen = tmp_path / "seen"
+    fake.write_text(f'#!/bin/sh\necho "$@" > {seen}\necho "$UV_PYTHON_DOWNLOADS" >> {seen}\n')
+    fake.chmod(0o755)
+    python, cache = tmp_path / "app" / "python3", tmp_path / "uv-cache"
+    query = uv_pip.UvQuery(fake, python=python, env={"PATH": os.environ["PATH"]},
+                           settings={}, cache_dir=cache, cwd=tmp_path)  # fmt: skip
+    query.wait()
+    argv, downloads = seen.read_text().splitlines()
+    assert argv.split() == ["pip", "list", "--no-config", "--python", str(python), "--quiet",
+                            "--cache-dir", str(cache)]  # fmt: skip
+    assert downloads == "never"  # uv_install_env: as the install runs
+    missing = uv_pip.UvQuery(tmp_path / "no-uv", python=python, env={}, settings={},
+                             cache_dir=cache, cwd=tmp_path)  # fmt: skip
+    missing.wait()
+    assert missing.proc is None
+
+
+def test_the_install_after_the_query_finds_its_answer(tmp_path: Path) -> None:
+    """uv keeps an interpreter's answer in its cache; the install after ``UvQuery`` uses it
+    as it is (the cache entry is neither rewritten nor added to) instead of asking again."""
+    house = uv_wheelhouse()
+    series = local_series()
+    if not series:
+        pytest.skip("needs a local CPython (pyenv)")
+    source = local_cpython(series[-1])
+    assert source is not None
+    tools = tmp_path / "tools"
+    settings = {"PIP_FIND_LINKS": str(house)}
+    out = io.StringIO()
+    uv = uv_pip.fetch_uv(tools, python=Path("/nonexistent/python"), env={}, settings=settings,
+                         cwd=tmp_path, log=BuildLog(out=out, err=out))  # fmt: skip
+    env_dir = tmp_path / "env"
+    subprocess.run([str(source / "bin" / "python3"), "-m", "venv", "--without-pip",
+                    str(env_dir)], check=True)  # fmt: skip
+    python, cache = env_dir / "bin" / "python3", tmp_path / "uv-cache"
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    wheel(wheels, "dep_one")
+
+    def answers() -> dict[str, tuple[int, int]]:
+        found = cache.glob("interpreter-v*/**/*")
+        return {str(p): (p.stat().st_ino, p.stat().st_mtime_ns) for p in found if p.is_file()}
+
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    uv_pip.UvQuery(uv, python=python, env=env, settings={}, cache_dir=cache,
+                   cwd=tmp_path).wait()  # fmt: skip
+    before = answers()
+    assert before, "the query left no answer in uv's cache"
+    local = {"PIP_FIND_LINKS": str(wheels), "PIP_NO_INDEX": "1"}
+    install = subprocess.run(
+        uv_pip.uv_pin_command(uv, python, {"dep_one": "1.0"}, local, cache),
+        env=uv_pip.uv_install_env(env, local),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert install.returncode == 0, install.stderr
+    assert answers() == before
+    assert any(env_dir.glob("lib/python3.*/site-packages/dep_one.py"))
 
 
 # --------------------------------------------------------------------------- classic builds

@@ -27,6 +27,7 @@ import platform
 import re
 import shutil
 import stat
+import subprocess
 import tempfile
 import threading
 import time
@@ -291,6 +292,42 @@ def uv_pin_command(
         "--link-mode", "copy",
         "--cache-dir", str(cache_dir), *index_args, *(f"{n}=={v}" for n, v in wanted.items()),
     ]  # fmt: skip
+
+
+class UvQuery:
+    """uv's query of an interpreter, run ahead of the first install that needs it.
+
+    Each uv command first runs the interpreter it installs into, to learn its version,
+    paths and tags (~30 ms), and keeps the answer in its cache, keyed by the interpreter's
+    path. ``uv pip list`` does only that, reads the environment and changes nothing; the
+    interpreter runs as uv always runs it for that (isolated, no bytecode written). It runs
+    with the same interpreter path, environment and cache as the install after it, which then
+    finds the answer. Its output is not shown and its failure changes nothing: the install
+    then asks again."""
+
+    def __init__(
+        self,
+        uv: Path,
+        *,
+        python: Path,
+        env: Mapping[str, str],
+        settings: Mapping[str, str],
+        cache_dir: Path,
+        cwd: Path,
+    ) -> None:
+        cmd = [str(uv), "pip", "list", "--no-config", "--python", str(python), "--quiet",
+               "--cache-dir", str(cache_dir)]  # fmt: skip
+        try:
+            self.proc: subprocess.Popen[bytes] | None = subprocess.Popen(
+                cmd, env=uv_install_env(env, settings), cwd=cwd,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+        except OSError:
+            self.proc = None
+
+    def wait(self) -> None:
+        if self.proc is not None:
+            self.proc.wait()
 
 
 def uv_install_env(env: Mapping[str, str], settings: Mapping[str, str]) -> dict[str, str]:
