@@ -1,4 +1,4 @@
-"""build_cache.copy_files: many files are copied by two processes, as one would."""
+"""build_cache.copy_files: many files are copied (or linked) by two processes, as one would."""
 
 from __future__ import annotations
 
@@ -84,3 +84,28 @@ def test_no_fork_while_another_thread_runs_or_for_few_files(
         stop.set()
         other.join()
     same(many)
+
+
+@pytest.mark.parametrize("n", [10, build_cache.PARALLEL_COPIES + 1], ids=["alone", "forked"])
+def test_links_share_the_origin_and_fall_back_to_copying_the_source(tmp_path: Path, n: int) -> None:
+    """A link target gets the origin's inode; where the link fails (no origin), a copy of
+    the source: in one process and in two."""
+    pairs = pairs_for(tmp_path, n)
+    origins = tmp_path / "origins"
+    origins.mkdir()
+    links = []
+    for i, (s, t) in enumerate(pairs[: n // 2]):
+        origin = origins / f"o{i}"
+        if i % 5:  # every fifth origin is missing
+            origin.write_bytes(Path(s).read_bytes())
+        links.append((str(origin), t, s))
+    copies = pairs[n // 2 :]
+    build_cache.copy_files(copies, links)
+    same(copies)
+    for origin, t, s in links:
+        if Path(origin).exists():
+            assert os.lstat(t).st_ino == os.lstat(origin).st_ino, t
+        else:
+            same([(s, t)])
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child left behind
