@@ -8,9 +8,11 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bp_support import (
@@ -421,6 +423,76 @@ def test_classic_installs_a_plain_requirements_file_with_uv(platform: ClassicPla
     built, _ = platform.compile(app)
     assert built.code == 0, built.log
     assert f"uv {V} from this machine's tool store" in built.out and USING_UV in built.out
+
+
+def test_a_cold_build_has_uv_query_the_new_runtime_before_the_pip_install(
+    platform: ClassicPlatform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With uv unpacked by the time the runtime is installed (here: the prefetch is waited
+    for), the build starts uv's interpreter query of the new runtime, and waits for it
+    before uv installs pip. Without uv unpacked yet, it does not start one."""
+    app = setup(platform)
+    platform.installer = FakeInstaller(seed_tools=False)  # pip is installed by uv
+    events: list[str] = []
+    real_prefetch, real_run = uv_pip.prefetch_uv, deps.run
+
+    def finished_prefetch(*args: object, **kwargs: object) -> uv_pip.UvPrefetch | None:
+        ahead = real_prefetch(*args, **kwargs)  # type: ignore[arg-type]
+        if ahead is not None:
+            ahead.wait()
+        return ahead
+
+    class Query(uv_pip.UvQuery):
+        def __init__(self, uv: Path, **kwargs: Any) -> None:
+            events.append(f"query {kwargs['python']}")
+            super().__init__(uv, **kwargs)
+
+        def wait(self) -> None:
+            super().wait()
+            events.append("query done")
+
+    def run(cmd: list[str], **kwargs: Any) -> tuple[int, list[str]]:
+        if cmd[1:3] == ["pip", "install"]:
+            events.append("pip install" if "-r" not in cmd else "dependencies")
+            pythons.append(cmd[cmd.index("--python") + 1])
+        return real_run(cmd, **kwargs)
+
+    pythons: list[str] = []
+
+    monkeypatch.setattr(uv_pip, "prefetch_uv", finished_prefetch)
+    monkeypatch.setattr(uv_pip, "UvQuery", Query)
+    monkeypatch.setattr(deps, "run", run)
+    built, _ = platform.compile(app)
+    assert built.code == 0, built.log
+    assert events[0] == f"query {pythons[0]}", events  # the interpreter the installs use
+    assert set(pythons) == {pythons[0]}
+    assert (
+        events.index("query done") < events.index("pip install") < events.index("dependencies")
+    ), events
+
+    events.clear()  # a new app whose uv is still being unpacked: no query
+    shutil.rmtree(platform.cache_dir)
+    monkeypatch.setattr(uv_pip, "prefetch_uv", real_prefetch)
+    monkeypatch.setattr(uv_pip, "UvPrefetch", _Unfinished)
+    built, _ = platform.compile(app)
+    assert built.code == 0, built.log
+    assert not [e for e in events if e.startswith("query")], events
+
+
+class _Unfinished(uv_pip.UvPrefetch):
+    """A prefetch whose thread is still running when the runtime is installed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.go = threading.Event()
+        super().__init__(*args, **kwargs)
+
+    def _run(self, *args: Any) -> None:
+        self.go.wait(30)
+        super()._run(*args)
+
+    def wait(self) -> None:
+        self.go.set()
+        super().wait()
 
 
 def test_classic_installs_the_pinned_pip_with_uv_when_uv_installs(
