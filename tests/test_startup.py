@@ -17,6 +17,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from pybuildpack.commands import COMMAND_MODULES, COMMANDS
 from pybuildpack.requires_python import PythonSpecifier, _simple_clauses
+from test_exit import PENDING
 
 # Never needed to parse arguments or to resolve a version.
 HEAVY = ("pybuildpack.provision", "urllib3", "packaging.tags", "pybuildpack.buildpack")
@@ -204,16 +205,7 @@ def test_a_command_that_changes_nothing_skips_the_teardown_after_its_output(
     assert pinned.returncode == 0 and "teardown ran" in pinned.stderr
 
 
-@pytest.mark.parametrize(
-    "pending",
-    [
-        "import atexit\natexit.register(lambda: print('pending ran', file=sys.stderr))",
-        "import threading, time\n"
-        "def late(): time.sleep(0.3); print('pending ran', file=sys.stderr)\n"
-        "threading.Thread(target=late).start()",
-    ],
-    ids=["atexit-callback", "running-thread"],
-)
+@pytest.mark.parametrize("pending", PENDING.values(), ids=PENDING.keys())
 def test_fast_exit_waits_for_what_is_pending(tmp_path: Path, pending: str) -> None:
     (tmp_path / ".python-version").write_text("3.13\n")
     done = _console(tmp_path, "resolve", str(tmp_path), setup=pending)
