@@ -33,7 +33,8 @@ rewrites a file) can reach the cache:
   has them, else an in-kernel copy), and remembers each copy's stamp (inode, size, mtime,
   ctime, mode) right after it was made;
 * a runtime just installed is copied into the cache (``.pristine-<pid>``) before anything
-  runs in it;
+  that writes runs in it (meanwhile only uv's interpreter query runs it: isolated, no
+  bytecode);
 * saving *hard-links* a build file to the cache file it was copied from when its stamp is
   unchanged (the ctime moves on every write, ``chmod`` or ``utime``, and no one can set
   it back), and copies every other file. The cache's own files are linked only to each
@@ -670,7 +671,7 @@ class PristineCopy:
 
 def copy_runtime_aside(dest: Path, pristine: Path, store: StoreFiles | None) -> PristineCopy:
     """Copy the runtime just installed at ``dest`` to the cache's ``pristine`` (which must
-    not exist), before anything runs in it, as ``copy_tree`` does.
+    not exist), before anything that writes runs in it, as ``copy_tree`` does.
 
     When ``dest`` was linked from the runtime store (``store``: its entry), the files that
     are the store's own inodes are copied from the *store* in a thread, so the build can
