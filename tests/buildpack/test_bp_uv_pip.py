@@ -342,6 +342,32 @@ def test_the_interpreter_query_runs_ahead_with_the_installs_command_and_environm
     assert missing.proc is None
 
 
+def test_the_query_writes_nothing_into_the_runtime(tmp_path: Path) -> None:
+    """The query runs while the fresh runtime is copied aside for the cache: uv runs the
+    interpreter isolated and without bytecode, so the runtime's tree (a standard library
+    without any bytecode, writable) is exactly as it was."""
+    from test_bp_bootstrap import bare_runner_python
+
+    house = uv_wheelhouse()
+    runtime = bare_runner_python(tmp_path)
+    out = io.StringIO()
+    uv = uv_pip.fetch_uv(tmp_path / "tools", python=Path("/nonexistent/python"), env={},
+                         settings={"PIP_FIND_LINKS": str(house)}, cwd=tmp_path,
+                         log=BuildLog(out=out, err=out))  # fmt: skip
+
+    def tree() -> dict[str, tuple[int, int]]:
+        return {str(p): (p.lstat().st_size, p.lstat().st_mtime_ns) for p in runtime.rglob("*")}
+
+    before = tree()
+    query = uv_pip.UvQuery(uv, python=runtime / "bin" / "python3",
+                           env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)}, settings={},
+                           cache_dir=tmp_path / "uv-cache", cwd=tmp_path)  # fmt: skip
+    query.wait()
+    assert query.proc is not None and query.proc.returncode == 0
+    assert list((tmp_path / "uv-cache").glob("interpreter-v*/**/*.msgpack"))  # it asked
+    assert tree() == before
+
+
 def test_the_install_after_the_query_finds_its_answer(tmp_path: Path) -> None:
     """uv keeps an interpreter's answer in its cache; the install after ``UvQuery`` uses it
     as it is (the cache entry is neither rewritten nor added to) instead of asking again."""
