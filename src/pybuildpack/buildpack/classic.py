@@ -329,6 +329,9 @@ class _Compile:
             old_state = self.cache.state()
             decision = decide(old_state, new_state)
             data.set("cache_status", decision.status)
+            # Wheels built for another runtime or stack may link against its system
+            # libraries: the pip and uv caches go (below, once the runtime is in place).
+            stale_wheels = bool(decision.runtime_reasons) and self.cache.pip_cache.exists()
             # Fingerprint: pip would install nothing into the environment it made last time.
             skip_install = (
                 decision.reuse_dependencies
@@ -362,16 +365,13 @@ class _Compile:
                 if decision.runtime_reasons:
                     log.step("Discarding cache since:")
                     log.info("\n".join(f" - {r}" for r in decision.runtime_reasons))
-                uv_cache_kept = not (decision.runtime_reasons and self.cache.pip_cache.exists())
-                pristine, snapshot = self.install_python(
-                    version, dest, stack, arch,
-                    query=(python, env) if uv_cache_kept else None,
+                pristine, snapshot = self.install_python(  # no query for a uv cache that goes
+                    version, dest, stack, arch, query=None if stale_wheels else (python, env)
                 )  # fmt: skip
 
         # ---- package manager and dependencies
         pip_cache = self.cache.pip_cache
-        if decision.runtime_reasons and pip_cache.exists():
-            # wheels built here may link against the old stack's system libraries
+        if stale_wheels:
             shutil.rmtree(pip_cache, ignore_errors=True)
             shutil.rmtree(self.cache.root / "uv-cache", ignore_errors=True)
         tool = None
@@ -605,7 +605,8 @@ class _Compile:
         if query is not None:
             self.start_uv_query(*query)
         # Keep the runtime exactly as installed, for the next build: a copy, taken before
-        # anything runs in it (a leftover of a killed build is removed by the next one).
+        # anything that writes runs in it (a leftover of a killed build is removed by the
+        # next one).
         self.cache.root.mkdir(parents=True, exist_ok=True)
         pristine = self.cache.root / f".pristine-{os.getpid()}"
         shutil.rmtree(pristine, ignore_errors=True)
