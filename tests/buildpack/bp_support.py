@@ -240,9 +240,15 @@ class ClassicPlatform:
         return self.compile_with_config(files, None, **env)
 
     def compile_with_config(
-        self, files: Mapping[str, str], config: Mapping[str, str] | None, **env: str
+        self,
+        files: Mapping[str, str],
+        config: Mapping[str, str] | None,
+        *,
+        test: bool = False,
+        **env: str,
     ) -> tuple[Built, Path]:
-        """A build of ``files``; with ``config``, its ENV_DIR holds those config vars."""
+        """A build of ``files``; with ``config``, its ENV_DIR holds those config vars;
+        ``test``: ``bin/test-compile``."""
         self.builds += 1
         build_dir = make_app(self.tmp / f"build_{self.builds}", files)
         env_dir = None
@@ -259,6 +265,7 @@ class ClassicPlatform:
             environ={**self.env, **env},
             installer=self.installer,
             log=BuildLog(out=out, err=err),
+            test=test,
         )
         return Built(code, out.getvalue(), err.getvalue()), build_dir
 

@@ -191,25 +191,13 @@ def test_provisioning_config_vars_from_env_dir_reach_the_installer(
     platform: ClassicPlatform,
 ) -> None:
     """`PYBUILDPACK_MIRROR` etc. set as app config vars (ENV_DIR files) apply to the install."""
-    import io
-
-    from bp_support import make_app
-
-    from pybuildpack.buildpack.log import BuildLog
-
-    env_dir = platform.tmp / "env"
-    env_dir.mkdir()
-    (env_dir / "PYBUILDPACK_MIRROR").write_text("file:///srv/python")
-    (env_dir / "PYBUILDPACK_SOURCE").write_text("heroku")
-    (env_dir / "PYBUILDPACK_CACHE_DIR").write_text(str(platform.tmp / "dl"))
-    build_dir = make_app(platform.tmp / "build_env", REQS)
-    out, err = io.StringIO(), io.StringIO()
-    log = BuildLog(out=out, err=err)
-    code = classic.compile(
-        build_dir, platform.cache_dir, env_dir, environ=platform.env,
-        installer=platform.installer, log=log,
-    )  # fmt: skip
-    assert code == 0, out.getvalue() + err.getvalue()
+    config = {
+        "PYBUILDPACK_MIRROR": "file:///srv/python",
+        "PYBUILDPACK_SOURCE": "heroku",
+        "PYBUILDPACK_CACHE_DIR": str(platform.tmp / "dl"),
+    }
+    built, _ = platform.compile_with_config(REQS, config)
+    assert built.code == 0, built.log
     (call,) = platform.installer.calls
     assert call["mirror"] == "file:///srv/python"
     assert call["source"] == "heroku"

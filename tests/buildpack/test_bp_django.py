@@ -5,7 +5,6 @@ the test (offline): collectstatic only needs the module to be importable and the
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -17,9 +16,8 @@ import pytest
 from bp_support import REPO, Built, ClassicPlatform, Lifecycle, local_series, make_app
 from test_bp_cache_safety import wheel
 
-from pybuildpack.buildpack import classic, django
+from pybuildpack.buildpack import django
 from pybuildpack.buildpack.env import WEB_CONCURRENCY_SCRIPT
-from pybuildpack.buildpack.log import BuildLog
 
 # A manage.py that records how it was run, prints what Django prints, and can fail.
 MANAGE_PY = """\
@@ -60,18 +58,8 @@ def build(
     *,
     test: bool = False,
 ) -> tuple[Built, Path]:
-    platform.builds += 1
-    build_dir = make_app(platform.tmp / f"build_{platform.builds}", files)
-    env_dir = platform.tmp / f"env_{platform.builds}"
-    env_dir.mkdir()
-    for k, v in (config or {}).items():
-        (env_dir / k).write_text(v)
-    out, err = io.StringIO(), io.StringIO()
-    code = classic.compile(
-        build_dir, platform.cache_dir, env_dir, environ=platform.env,
-        installer=platform.installer, log=BuildLog(out=out, err=err), test=test,
-    )  # fmt: skip
-    return Built(code, out.getvalue(), err.getvalue()), build_dir
+    """A build with an ENV_DIR (empty unless ``config``)."""
+    return platform.compile_with_config(files, config or {}, test=test)
 
 
 def ran(platform: ClassicPlatform) -> dict[str, object] | None:

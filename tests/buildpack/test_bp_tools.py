@@ -5,7 +5,6 @@ also as config vars; a runtime without pip is bootstrapped with ``ensurepip``.""
 from __future__ import annotations
 
 import dataclasses
-import io
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -13,19 +12,16 @@ from typing import Any
 
 import pytest
 from bp_support import (
-    Built,
     ClassicPlatform,
     FakeInstaller,
     Lifecycle,
     local_cpython,
     local_series,
-    make_app,
     write_catalog,
 )
 
-from pybuildpack.buildpack import classic, deps
+from pybuildpack.buildpack import deps
 from pybuildpack.buildpack.layers import read_metadata
-from pybuildpack.buildpack.log import BuildLog
 from pybuildpack.version import PythonVersion
 
 REQS = {"requirements.txt": ""}
@@ -103,26 +99,6 @@ def test_pin_command_is_offline_only_with_the_pinned_bundled_wheels(tmp_path: Pa
 # --------------------------------------------------------------------------- classic
 
 
-def compile_with(
-    platform: ClassicPlatform, files: dict[str, str], environ: dict[str, str],
-    config: dict[str, str] | None = None, installer: Any = None,
-) -> tuple[Built, Path]:  # fmt: skip
-    platform.builds += 1
-    build_dir = make_app(platform.tmp / f"build_{platform.builds}", files)
-    env_dir = None
-    if config is not None:
-        env_dir = platform.tmp / f"env_{platform.builds}"
-        env_dir.mkdir()
-        for k, v in config.items():
-            (env_dir / k).write_text(v)
-    out, err = io.StringIO(), io.StringIO()
-    code = classic.compile(
-        build_dir, platform.cache_dir, env_dir, environ=environ,
-        installer=installer or platform.installer, log=BuildLog(out=out, err=err),
-    )  # fmt: skip
-    return Built(code, out.getvalue(), err.getvalue()), build_dir
-
-
 @pytest.fixture
 def platform(platform: ClassicPlatform) -> ClassicPlatform:
     """Runtimes with their own pip (not the pinned one): the pip step runs for real, with
@@ -166,12 +142,13 @@ def test_classic_offline_through_config_vars(platform: ClassicPlatform) -> None:
     environ["PIP_CONFIG_FILE"] = platform.env["PIP_CONFIG_FILE"]
     # Neither the index nor a wheel folder: the pinned pip cannot be found, a typed error.
     config = {"PIP_NO_INDEX": "1"}
-    built, _ = compile_with(platform, REQS, environ, config)
+    platform.env = environ
+    built, _ = platform.compile_with_config(REQS, config)
     assert built.code == 1
     assert "[install-package-manager]" in built.err
     assert platform.report()["failure_reason"] == "install-package-manager"
     # The app's config vars point pip at a wheel folder: the build works offline.
-    built, build_dir = compile_with(platform, REQS, environ, {**config, "PIP_FIND_LINKS": house})
+    built, build_dir = platform.compile_with_config(REQS, {**config, "PIP_FIND_LINKS": house})
     assert built.code == 0, built.log
     assert dists(runtime_site(build_dir), "pip") == [f"pip-{PINS.pip}.dist-info"]
 
@@ -211,8 +188,9 @@ def test_classic_bootstraps_a_runtime_without_pip_with_ensurepip(
         return real_run(cmd, **kw)
 
     monkeypatch.setattr(deps, "run", spy)
-    environ = {k: v for k, v in platform.env.items() if k != "PIP_FIND_LINKS"}  # no wheels
-    built, build_dir = compile_with(platform, REQS, environ, installer=HerokuLayoutInstaller())
+    platform.env = {k: v for k, v in platform.env.items() if k != "PIP_FIND_LINKS"}  # no wheels
+    platform.installer = HerokuLayoutInstaller()
+    built, build_dir = platform.compile(REQS)
     assert built.code == 0, built.log
     assert any(c[1:3] == ["-m", "ensurepip"] for c in ran), ran
     assert dists(runtime_site(build_dir), "pip") == [f"pip-{bundled}.dist-info"]
