@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -176,13 +176,20 @@ def fake_uv_wheel(folder: Path) -> Path:
     return path
 
 
+def fetch(root: Path, settings: Mapping[str, str], **more: Any) -> tuple[Path, str]:
+    """``fetch_uv`` into the tools folder ``root`` as a build calls it, but with no runtime
+    (no ``pip download``: the wheel must be local); the binary and what was logged."""
+    out = io.StringIO()
+    exe = uv_pip.fetch_uv(root, python=Path("/nonexistent/python"), env={}, settings=settings,
+                          cwd=root.parent, log=BuildLog(out=out, err=out), **more)  # fmt: skip
+    return exe, out.getvalue()
+
+
 def test_a_wheel_that_is_not_the_pinned_file_is_refused(tmp_path: Path) -> None:
     fake = fake_uv_wheel(tmp_path / "house")
     root = tmp_path / "tools"
     with pytest.raises(UvWheelChecksumMismatch) as exc:
-        uv_pip.fetch_uv(root, python=Path("/nonexistent/python"), env={},
-                        settings={"PIP_FIND_LINKS": str(fake.parent)}, cwd=tmp_path,
-                        log=BuildLog(out=io.StringIO(), err=io.StringIO()))  # fmt: skip
+        fetch(root, {"PIP_FIND_LINKS": str(fake.parent)})
     assert exc.value.id == "install-package-manager::checksum-mismatch"
     assert exc.value.expected == uv_pip.wheel_pins()[uv_pip.machine_wheel_tag() or ""]
     assert list(root.iterdir()) == []  # nothing kept, nothing run
@@ -197,12 +204,9 @@ def test_the_wheel_is_unpacked_ahead_and_reported_by_fetch(tmp_path: Path) -> No
     assert uv_pip.prefetch_uv(root, {"PIP_FIND_LINKS": str(tmp_path)}) is None
     ahead = uv_pip.prefetch_uv(root, settings)
     assert ahead is not None
-    out = io.StringIO()
-    log = BuildLog(out=out, err=out)
-    exe = uv_pip.fetch_uv(root, python=Path("/nonexistent/python"), env={}, settings=settings,
-                          cwd=tmp_path, log=log, prefetched=ahead)  # fmt: skip
+    exe, said = fetch(root, settings, prefetched=ahead)
     assert ahead.done and exe == uv_pip.cached_uv(root)
-    assert f"Installing uv {V}\n" in out.getvalue() and "(sha256 verified)" in out.getvalue()
+    assert f"Installing uv {V}\n" in said and "(sha256 verified)" in said
     assert uv_pip.prefetch_uv(root, settings) is None  # cached now
 
 
@@ -213,9 +217,7 @@ def test_a_prefetched_wheel_that_is_not_the_pinned_file_fails_in_fetch(tmp_path:
     ahead = uv_pip.prefetch_uv(root, settings)
     assert ahead is not None
     with pytest.raises(UvWheelChecksumMismatch):
-        uv_pip.fetch_uv(root, python=Path("/nonexistent/python"), env={}, settings=settings,
-                        cwd=tmp_path, log=BuildLog(out=io.StringIO(), err=io.StringIO()),
-                        prefetched=ahead)  # fmt: skip
+        fetch(root, settings, prefetched=ahead)
     assert uv_pip.cached_uv(root) is None
 
 
@@ -267,10 +269,7 @@ def test_the_machine_keeps_the_verified_binary_for_new_build_caches(tmp_path: Pa
     settings = {"PIP_FIND_LINKS": str(house)}
     ahead = uv_pip.prefetch_uv(tmp_path / "cache-1", settings, machine)
     assert ahead is not None
-    out = io.StringIO()
-    first = uv_pip.fetch_uv(tmp_path / "cache-1", python=Path("/nonexistent/python"), env={},
-                            settings=settings, cwd=tmp_path, log=BuildLog(out=out, err=out),
-                            prefetched=ahead, machine=machine)  # fmt: skip
+    first, _ = fetch(tmp_path / "cache-1", settings, prefetched=ahead, machine=machine)
     stored = uv_pip.stored_uv(machine)
     assert stored is not None and stored.read_bytes() == first.read_bytes()
     assert stored.stat().st_mode & 0o777 == 0o555
@@ -279,11 +278,8 @@ def test_the_machine_keeps_the_verified_binary_for_new_build_caches(tmp_path: Pa
     # a new build cache: no thread, no wheel (PIP_FIND_LINKS points nowhere useful)
     nowhere = {"PIP_FIND_LINKS": str(tmp_path / "empty"), "PIP_NO_INDEX": "1"}
     assert uv_pip.prefetch_uv(tmp_path / "cache-2", settings, machine) is None
-    out = io.StringIO()
-    second = uv_pip.fetch_uv(tmp_path / "cache-2", python=Path("/nonexistent/python"), env={},
-                             settings=nowhere, cwd=tmp_path, log=BuildLog(out=out, err=out),
-                             machine=machine)  # fmt: skip
-    assert "from this machine's tool store" in out.getvalue()
+    second, said = fetch(tmp_path / "cache-2", nowhere, machine=machine)
+    assert "from this machine's tool store" in said
     assert second == uv_pip.cached_uv(tmp_path / "cache-2")
     assert second.read_bytes() == first.read_bytes()
 
@@ -297,11 +293,8 @@ def test_the_machine_keeps_the_verified_binary_for_new_build_caches(tmp_path: Pa
     stored.write_bytes(b"#!/bin/sh\necho poisoned\n")
     assert uv_pip.stored_uv(machine) is None
     assert uv_pip.adopt_uv(tmp_path / "cache-3", machine) is None
-    out = io.StringIO()
-    third = uv_pip.fetch_uv(tmp_path / "cache-3", python=Path("/nonexistent/python"), env={},
-                            settings=settings, cwd=tmp_path, log=BuildLog(out=out, err=out),
-                            machine=machine)  # fmt: skip
-    assert "(sha256 verified)" in out.getvalue() and "tool store" not in out.getvalue()
+    third, said = fetch(tmp_path / "cache-3", settings, machine=machine)
+    assert "(sha256 verified)" in said and "tool store" not in said
     assert third.read_bytes() == second.read_bytes()
 
 
@@ -311,10 +304,7 @@ def test_an_unwritable_machine_store_only_costs_the_next_build_an_unpack(
     house = uv_wheelhouse()
     machine = tmp_path / "machine-tools"
     machine.write_text("not a folder")  # publishing fails: the build goes on
-    exe = uv_pip.fetch_uv(tmp_path / "cache", python=Path("/nonexistent/python"), env={},
-                          settings={"PIP_FIND_LINKS": str(house)}, cwd=tmp_path,
-                          log=BuildLog(out=io.StringIO(), err=io.StringIO()),
-                          machine=machine)  # fmt: skip
+    exe, _ = fetch(tmp_path / "cache", {"PIP_FIND_LINKS": str(house)}, machine=machine)
     assert exe == uv_pip.cached_uv(tmp_path / "cache")
     assert uv_pip.stored_uv(machine) is None
 
@@ -350,10 +340,7 @@ def test_the_query_writes_nothing_into_the_runtime(tmp_path: Path) -> None:
 
     house = uv_wheelhouse()
     runtime = bare_runner_python(tmp_path)
-    out = io.StringIO()
-    uv = uv_pip.fetch_uv(tmp_path / "tools", python=Path("/nonexistent/python"), env={},
-                         settings={"PIP_FIND_LINKS": str(house)}, cwd=tmp_path,
-                         log=BuildLog(out=out, err=out))  # fmt: skip
+    uv, _ = fetch(tmp_path / "tools", {"PIP_FIND_LINKS": str(house)})
 
     def tree() -> dict[str, tuple[int, int]]:
         return {str(p): (p.lstat().st_size, p.lstat().st_mtime_ns) for p in runtime.rglob("*")}
@@ -379,9 +366,7 @@ def test_the_install_after_the_query_finds_its_answer(tmp_path: Path) -> None:
     assert source is not None
     tools = tmp_path / "tools"
     settings = {"PIP_FIND_LINKS": str(house)}
-    out = io.StringIO()
-    uv = uv_pip.fetch_uv(tools, python=Path("/nonexistent/python"), env={}, settings=settings,
-                         cwd=tmp_path, log=BuildLog(out=out, err=out))  # fmt: skip
+    uv, _ = fetch(tools, settings)
     env_dir = tmp_path / "env"
     subprocess.run([str(source / "bin" / "python3"), "-m", "venv", "--without-pip",
                     str(env_dir)], check=True)  # fmt: skip
